@@ -1,0 +1,26 @@
+"""sysgate: the Linux system call, built in Python as a user-space kernel.
+
+Runs unmodified Linux x86-64 programs on an emulated CPU and serves every system
+call they make the way the Linux kernel does.
+"""
+
+from sysgate.api import RunResult, run
+from sysgate.errors import KernelError, SysgateError
+from sysgate.kernel.kernel import ExitStatus, Kernel
+from sysgate.kernel.task import Task
+from sysgate.syscall import Support, syscall
+from sysgate.uapi.errno import Errno
+
+__all__ = [
+    "Errno",
+    "ExitStatus",
+    "Kernel",
+    "KernelError",
+    "RunResult",
+    "Support",
+    "SysgateError",
+    "Task",
+    "run",
+    "syscall",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""`python -m sysgate`."""
+
+import sys
+
+from sysgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""The command line: `sysgate run` and `sysgate syscalls`.
+
+Parses arguments and wires objects; the behaviour lives in the kernel. Errors reach
+the user as one line on stderr with a non-zero status, never as a traceback (set
+SYSGATE_DEBUG=1 to see the traceback of an internal error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+
+from sysgate.api import guest_environ
+from sysgate.errors import SysgateError
+from sysgate.kernel.kernel import Kernel
+from sysgate.uapi.signal import SIGINT, SIGPIPE, describe
+
+INTERNAL_ERROR_STATUS = 125
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sysgate", description="Run Linux programs on a user-space kernel.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a program", description="Run a static x86-64 Linux program.")
+    run.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                     help="set a variable in the guest's environment")
+    run.add_argument("--unset-env", action="append", default=[], metavar="NAME",
+                     help="remove a variable from the guest's environment")
+    run.add_argument("program", help="the program (searched in PATH if it has no '/')")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    sc = sub.add_parser("syscalls", help="list the x86-64 system call table and its support")
+    sc.add_argument("--json", action="store_true", help="print JSON for tools")
+    return p
+
+
+def _find_program(name: str) -> str:
+    if "/" in name:
+        return name
+    found = shutil.which(name)
+    if found is None:
+        raise SysgateError(f"{name}: command not found", 127)
+    return found
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    env = dict(os.environb)
+    for item in ns.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SysgateError(f"--env {item!r}: expected NAME=VALUE", 2)
+        env[os.fsencode(key)] = os.fsencode(value)
+    for key in ns.unset_env:
+        env.pop(os.fsencode(key), None)
+    path = _find_program(ns.program)
+    argv = [os.fsencode(ns.program)] + [os.fsencode(a) for a in ns.args]
+    # The guest, not sysgate, reacts to Ctrl-C; until guest handlers exist, the default
+    # action (terminate) is what a native program without a handler would get.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    status = Kernel().run(argv, guest_environ(env), (0, 1, 2), os.fsencode(path))
+    if status.signal is not None:
+        if status.signal not in (SIGINT, SIGPIPE):
+            sys.stderr.write(describe(status.signal) + "\n")
+        return 128 + status.signal
+    return status.code or 0
+
+
+def cmd_syscalls(ns: argparse.Namespace) -> int:
+    from sysgate.tables.tbl import LINUX_RELEASE, x86_64_table
+
+    table = x86_64_table()
+    rows = [
+        {"nr": s.nr, "name": s.name, "entry": s.entry, "support": s.support.value, "note": s.note}
+        for s in sorted(table.slots.values(), key=lambda s: s.nr)
+    ]
+    if ns.json:
+        print(json.dumps({"abi": "x86_64", "linux": LINUX_RELEASE, "syscalls": rows}, indent=1))
+        return 0
+    out = [f"# x86_64 system calls (table of Linux {LINUX_RELEASE})"]
+    for r in rows:
+        line = f"{r['nr']:4d}  {r['name']:<24} {r['entry']:<28} {r['support']}"
+        if r["support"] == "partial" and r["note"]:
+            line += f"  ({r['note']})"
+        out.append(line.rstrip())
+    counts = {k: sum(1 for r in rows if r["support"] == k) for k in ("full", "partial", "missing")}
+    out.append(f"# {counts['full']} full, {counts['partial']} partial, {counts['missing']} missing")
+    print("\n".join(out))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    try:
+        if ns.command == "run":
+            return cmd_run(ns)
+        return cmd_syscalls(ns)
+    except SysgateError as exc:
+        sys.stderr.write(f"sysgate: {exc}\n")
+        return exc.status
+    except BrokenPipeError:
+        return 128 + SIGPIPE
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if os.environ.get("SYSGATE_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(f"sysgate: internal error: {type(exc).__name__}: {exc}\n")
+        return INTERNAL_ERROR_STATUS

@@ -1,0 +1,252 @@
+"""UnicornCpu: the x86-64 CPU, on the Unicorn engine. The only module that uses it.
+
+Counterpart: the hardware, plus the parts of arch/x86/entry and arch/x86/mm that the
+hardware does for the kernel (the page walker, the trap into entry_SYSCALL_64).
+
+How it is wired (figures and quirks in ../shared/UNICORN-NOTES.md and docs/):
+- Every hook is registered through cffi directly on the libunicorn the `unicorn`
+  package ships; the stock Python binding's wrappers cost tens of µs per call.
+- `syscall` traps into on_syscall with one uc_reg_read_batch of nine registers
+  (rax, the six argument registers, rip, rflags) and returns with one
+  uc_reg_write_batch of rax, rcx and r11: SYSRET semantics (rcx = return address,
+  r11 = rflags) as the guest sees them on Linux.
+- Memory is the TLB_VIRTUAL mode with a TLB-fill hook that reads the current Mm's
+  page table: physical memory is a few large host mappings (sysgate.mm.physmem).
+- Nothing is hooked per instruction or per block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sysgate.cpu.base import Stop, StopKind, SyscallEntry
+from sysgate.cpu.ucffi import (
+    REG,
+    UC_ERR_EXCEPTION,
+    UC_ERR_FETCH_PROT,
+    UC_ERR_FETCH_UNMAPPED,
+    UC_ERR_INSN_INVALID,
+    UC_ERR_OK,
+    UC_ERR_READ_PROT,
+    UC_ERR_READ_UNMAPPED,
+    UC_ERR_WRITE_PROT,
+    UC_ERR_WRITE_UNMAPPED,
+    UC_HOOK_INSN,
+    UC_HOOK_INTR,
+    UC_HOOK_TLB_FILL,
+    UC_X86_INS_SYSCALL,
+    UnicornError,
+    check,
+    ctl_write,
+    ffi,
+    lib,
+    new_engine,
+)
+from sysgate.mm.mm import Mm
+from sysgate.mm.physmem import CHUNK_SHIFT, Chunk, PhysMem
+
+_MASK64 = (1 << 64) - 1
+_SYSCALL_REGS = ["rax", "rdi", "rsi", "rdx", "r10", "r8", "r9", "rip", "rflags"]
+_SYSRET_REGS = ["rax", "rcx", "r11"]
+_UC_CTL_TB_REMOVE_CACHE = 9
+_UC_CTL_TB_FLUSH = 10
+_UC_CTL_TLB_FLUSH = 11
+
+IntrHandler = Any  # Callable[[int], bool]: True = handled, keep running
+
+
+class UnicornCpu:
+    """One emulated x86-64 CPU."""
+
+    def __init__(self, phys: PhysMem, mm: Mm) -> None:
+        self.uc = new_engine()
+        self.phys = phys
+        self.mm = mm
+        mm.mmu = self
+        self.on_syscall: SyscallEntry = _no_kernel
+        self.on_interrupt: IntrHandler = None
+        self.skip_sysret = False
+        self._stop_requested = False
+        self._vector = -1
+        self._error: BaseException | None = None
+        self._keep: list[Any] = []  # cffi objects that must outlive the engine's use of them
+        phys.add_listener(self._map_chunk)
+        self._setup_buffers()
+        self._install_hooks()
+
+    # -- setup ------------------------------------------------------------------
+
+    def _map_chunk(self, chunk: Chunk) -> None:
+        check(lib.uc_mem_map_ptr(self.uc, chunk.index << CHUNK_SHIFT, chunk.size, 7,
+                                 ffi.cast("void *", chunk.host_addr)))
+
+    def _setup_buffers(self) -> None:
+        n = len(_SYSCALL_REGS)
+        self._rregs = ffi.new("int[]", [REG[r] for r in _SYSCALL_REGS])
+        self._rvals = ffi.new("uint64_t[]", n)
+        self._rptrs = ffi.new("void *[]", [self._rvals + i for i in range(n)])
+        self._wregs = ffi.new("int[]", [REG[r] for r in _SYSRET_REGS])
+        self._wvals = ffi.new("uint64_t[]", 3)
+        self._wptrs = ffi.new("void *[]", [self._wvals + i for i in range(3)])
+        self._scratch = ffi.new("uint64_t *")
+
+    def _install_hooks(self) -> None:
+        uc = self.uc
+        unpack = ffi.unpack
+        read_batch, write_batch = lib.uc_reg_read_batch, lib.uc_reg_write_batch
+        rregs, rptrs, rvals = self._rregs, self._rptrs, self._rvals
+        wregs, wptrs, wvals = self._wregs, self._wptrs, self._wvals
+        nregs = len(_SYSCALL_REGS)
+        cpu = self
+
+        @ffi.callback("void(uc_engine *, void *)")
+        def syscall_hook(handle: Any, user_data: Any) -> None:
+            # The hot path: one batched read, the kernel's entry, one batched write.
+            try:
+                read_batch(handle, rregs, rptrs, nregs)
+                r = unpack(rvals, nregs)
+                ax = cpu.on_syscall(r)
+                if cpu.skip_sysret:
+                    cpu.skip_sysret = False
+                    return
+                wvals[0] = ax & _MASK64
+                wvals[1] = r[7] + 2  # rcx: the return address (rip still points at `syscall`)
+                wvals[2] = r[8]  # r11: rflags
+                write_batch(handle, wregs, wptrs, 3)
+            except BaseException as exc:  # noqa: BLE001 - carried out of the C callback
+                cpu._fail(exc)
+
+        @ffi.callback("bool(uc_engine *, uint64_t, int, uc_tlb_entry *, void *)")
+        def tlb_fill(handle: Any, vaddr: int, access_type: int, result: Any, user_data: Any) -> bool:
+            try:
+                pte = cpu.mm.fill(vaddr, 1 << (access_type - 16))
+            except BaseException as exc:  # noqa: BLE001
+                cpu._fail(exc)
+                return False
+            if not pte:
+                return False
+            result.paddr = pte & ~0xFFF
+            result.perms = pte & 7
+            return True
+
+        @ffi.callback("void(uc_engine *, uint32_t, void *)")
+        def intr_hook(handle: Any, intno: int, user_data: Any) -> None:
+            try:
+                if cpu.on_interrupt is not None and cpu.on_interrupt(intno):
+                    return
+                cpu._vector = intno
+                lib.uc_emu_stop(handle)
+            except BaseException as exc:  # noqa: BLE001
+                cpu._fail(exc)
+
+        self._keep += [syscall_hook, tlb_fill, intr_hook]
+        hh = ffi.new("uc_hook *")
+        check(lib.uc_hook_add(uc, hh, UC_HOOK_TLB_FILL, tlb_fill, ffi.NULL, 1, 0))
+        check(lib.uc_hook_add(uc, hh, UC_HOOK_INSN, syscall_hook, ffi.NULL, 1, 0,
+                              ffi.cast("int", UC_X86_INS_SYSCALL)))
+        check(lib.uc_hook_add(uc, hh, UC_HOOK_INTR, intr_hook, ffi.NULL, 1, 0))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        lib.uc_emu_stop(self.uc)
+
+    # -- running ----------------------------------------------------------------
+
+    def run(self, pc: int) -> Stop:
+        """Run from `pc` until stop(), a fault, or an exception."""
+        self._stop_requested = False
+        self._vector = -1
+        self.mm.last_fault = None
+        rc = lib.uc_emu_start(self.uc, pc, 0, 0, 0)
+        rip = self.get_reg("rip")
+        if self._error is not None:
+            error, self._error = self._error, None
+            return Stop(StopKind.ERROR, rip, error=error)
+        if self._vector >= 0:
+            return Stop(StopKind.EXCEPTION, rip, vector=self._vector)
+        if rc == UC_ERR_OK:
+            if self._stop_requested:
+                return Stop(StopKind.STOPPED, rip)
+            return Stop(StopKind.HALT, rip)
+        if rc in (UC_ERR_EXCEPTION, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
+                  UC_ERR_FETCH_UNMAPPED, UC_ERR_READ_PROT, UC_ERR_WRITE_PROT, UC_ERR_FETCH_PROT):
+            if self.mm.last_fault is not None:
+                return Stop(StopKind.PAGE_FAULT, rip)
+            return Stop(StopKind.EXCEPTION, rip, vector=13)  # an exception Unicorn did not name: #GP
+        if rc == UC_ERR_INSN_INVALID:
+            return Stop(StopKind.INVALID_OPCODE, rip)
+        return Stop(StopKind.ERROR, rip, error=UnicornError(rc))
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        lib.uc_emu_stop(self.uc)
+
+    # -- registers ----------------------------------------------------------------
+
+    def get_reg(self, name: str) -> int:
+        check(lib.uc_reg_read(self.uc, REG[name], self._scratch))
+        return int(self._scratch[0])
+
+    def get_regs(self, names: list[str]) -> list[int]:
+        n = len(names)
+        vals = ffi.new("uint64_t[]", n)
+        ptrs = ffi.new("void *[]", [vals + i for i in range(n)])
+        check(lib.uc_reg_read_batch(self.uc, ffi.new("int[]", [REG[x] for x in names]), ptrs, n))
+        return list(ffi.unpack(vals, n))
+
+    def set_regs(self, values: dict[str, int]) -> None:
+        n = len(values)
+        vals = ffi.new("uint64_t[]", [v & _MASK64 for v in values.values()])
+        ptrs = ffi.new("void *[]", [vals + i for i in range(n)])
+        regs = ffi.new("int[]", [REG[x] for x in values])
+        check(lib.uc_reg_write_batch(self.uc, regs, ptrs, n))
+
+    def set_pc_in_syscall(self, pc: int) -> None:
+        # Unicorn adds the length of `syscall` (2) to RIP after the hook returns.
+        self.set_regs({"rip": pc - 2})
+
+    # -- the MMU (sysgate.mm.mm.Mmu) ---------------------------------------------
+
+    def switch_mm(self, mm: Mm) -> None:
+        self.mm = mm
+        mm.mmu = self
+        self.flush_tlb()
+
+    def flush_tlb(self) -> None:
+        lib.uc_ctl(self.uc, ctl_write(_UC_CTL_TLB_FLUSH, 0))
+
+    def flush_code(self, start: int, end: int) -> None:
+        lib.uc_ctl(self.uc, ctl_write(_UC_CTL_TB_REMOVE_CACHE, 2),
+                   ffi.cast("uint64_t", start), ffi.cast("uint64_t", end))
+
+    def flush_all_code(self) -> None:
+        lib.uc_ctl(self.uc, ctl_write(_UC_CTL_TB_FLUSH, 0))
+
+    def cpuid(self, leaf: int, subleaf: int) -> tuple[int, int, int, int]:
+        """What `cpuid` answers on this CPU: run it once in a scratch address space."""
+        from sysgate.mm.vma import Vma
+
+        saved = self.mm
+        probe = Mm(self.phys)
+        probe.insert_vma(Vma(0x10000, 0x11000, 7))
+        probe.write(0x10000, b"\x0f\xa2\xf4")  # cpuid; hlt
+        self.switch_mm(probe)
+        try:
+            self.set_regs({"rax": leaf, "rcx": subleaf})
+            self.run(0x10000)
+            a, b, c, d = self.get_regs(["rax", "rbx", "rcx", "rdx"])
+        finally:
+            probe.destroy()
+            self.switch_mm(saved)
+            self.flush_all_code()
+        return a & 0xFFFFFFFF, b & 0xFFFFFFFF, c & 0xFFFFFFFF, d & 0xFFFFFFFF
+
+    def close(self) -> None:
+        if self.uc is not None:
+            lib.uc_close(self.uc)
+            self.uc = None
+
+
+def _no_kernel(r: list[int]) -> int:
+    raise RuntimeError("UnicornCpu.on_syscall is not connected to a kernel")

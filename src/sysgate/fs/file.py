@@ -1,0 +1,172 @@
+"""Open file descriptions: what an fd points to.
+
+Counterpart: include/linux/fs.h (struct file, struct file_operations) and fs/file_table.c.
+A File carries the status flags and mode of one open(); several fds (dup) and, later,
+several processes share one File and so its offset. The methods are the file
+operations; a File that lacks one answers with the errno the VFS gives for a missing
+operation (EINVAL for read/write, ESPIPE for seeking, ENOTTY for ioctl, ENOTDIR for
+getdents), so each kind of file only implements what it has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sysgate.errors import KernelError
+from sysgate.uapi.errno import Errno
+from sysgate.uapi.fcntl import (
+    O_ACCMODE, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+)
+
+if TYPE_CHECKING:
+    from sysgate.kernel.task import Task
+    from sysgate.mm.vma import MappedFile
+
+# f_mode bits (include/linux/fs.h)
+FMODE_READ = 0x1
+FMODE_WRITE = 0x2
+FMODE_LSEEK = 0x4
+FMODE_PREAD = 0x8
+FMODE_PWRITE = 0x10
+FMODE_PATH = 0x4000
+FMODE_CAN_READ = 0x20000
+FMODE_CAN_WRITE = 0x40000
+
+SETFL_MASK = 0o2000 | 0o4000 | 0o40000 | 0o1000000 | 0o20000
+"""fs/fcntl.c: O_APPEND, O_NONBLOCK, O_DIRECT, O_NOATIME and FASYNC may change."""
+
+MAX_RW_COUNT = 0x7FFFF000
+"""include/linux/fs.h: INT_MAX & PAGE_MASK, the most one read or write transfers."""
+
+
+def mode_from_flags(flags: int) -> int:
+    """f_mode for open flags (OPEN_FMODE in fs/open.c)."""
+    if flags & O_PATH:
+        return FMODE_PATH
+    acc = flags & O_ACCMODE
+    mode = 0
+    if acc in (O_RDONLY, O_RDWR):
+        mode |= FMODE_READ
+    if acc in (O_WRONLY, O_RDWR):
+        mode |= FMODE_WRITE
+    return mode
+
+
+@dataclass(slots=True)
+class Kstat:
+    """The attributes stat() reports (struct kstat), in Linux's terms."""
+
+    dev: int
+    ino: int
+    mode: int
+    nlink: int
+    uid: int
+    gid: int
+    rdev: int
+    size: int
+    blksize: int
+    blocks: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+    btime_ns: int | None = None
+    mnt_id: int = 0
+    attributes: int = 0
+    attributes_mask: int = 0
+
+
+@dataclass(slots=True)
+class Dirent:
+    """One directory entry as getdents reports it."""
+
+    ino: int
+    off: int
+    type: int
+    name: bytes
+
+
+class File:
+    """An open file description. Subclasses implement the operations their kind has."""
+
+    def __init__(self, flags: int, path: str) -> None:
+        # O_CLOEXEC belongs to the fd; the creation flags are not kept (do_dentry_open).
+        self.f_flags = flags & ~(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)
+        self.f_mode = mode_from_flags(flags)
+        self.path = path  # what /proc/PID/fd/N shows
+        self.refs = 0
+
+    # -- lifetime ---------------------------------------------------------------
+
+    def get(self) -> File:
+        self.refs += 1
+        return self
+
+    def put(self) -> None:
+        self.refs -= 1
+        if self.refs == 0:
+            self.release()
+
+    def release(self) -> None:
+        """The last reference went away (fput -> ->release)."""
+
+    # -- operations ---------------------------------------------------------------
+
+    def read(self, t: Task, count: int) -> bytes:
+        raise KernelError(Errno.EINVAL)
+
+    def write(self, t: Task, data: bytes) -> int:
+        raise KernelError(Errno.EINVAL)
+
+    def pread(self, t: Task, count: int, pos: int) -> bytes:
+        raise KernelError(Errno.ESPIPE)
+
+    def pwrite(self, t: Task, data: bytes, pos: int) -> int:
+        raise KernelError(Errno.ESPIPE)
+
+    def llseek(self, offset: int, whence: int) -> int:
+        raise KernelError(Errno.ESPIPE)
+
+    def stat(self) -> Kstat:
+        raise KernelError(Errno.EBADF)
+
+    def ioctl(self, t: Task, cmd: int, arg: int) -> int:
+        raise KernelError(Errno.ENOTTY)
+
+    def getdents(self) -> list[Dirent]:
+        """All entries from the current position on; the caller advances with seek_dir."""
+        raise KernelError(Errno.ENOTDIR)
+
+    def seek_dir(self, off: int) -> None:
+        raise KernelError(Errno.ENOTDIR)
+
+    def fsync(self, datasync: bool) -> None:
+        raise KernelError(Errno.EINVAL)
+
+    def truncate(self, length: int) -> None:
+        raise KernelError(Errno.EINVAL)
+
+    def allocate(self, mode: int, offset: int, length: int) -> None:
+        raise KernelError(Errno.ENODEV)
+
+    def set_status_flags(self, flags: int) -> None:
+        """F_SETFL: O_APPEND, O_NONBLOCK, O_DIRECT, O_NOATIME, FASYNC may change."""
+        mask = SETFL_MASK
+        self.f_flags = (flags & mask) | (self.f_flags & ~mask)
+
+    def mapping(self) -> MappedFile:
+        """What mmap maps; files without an mmap operation give ENODEV."""
+        raise KernelError(Errno.ENODEV)
+
+    def readable_bytes(self) -> int:
+        """FIONREAD's answer for files that have one."""
+        raise KernelError(Errno.ENOTTY)
+
+    @property
+    def host_fd(self) -> int | None:
+        """The host descriptor behind this file, for *at() lookups relative to it."""
+        return None
+
+    @property
+    def is_dir(self) -> bool:
+        return False

@@ -1,0 +1,253 @@
+"""Files that live on the host: regular files, directories, devices, ttys, host pipes.
+
+Counterpart: the file_operations of a real file system (fs/ext4/file.c, fs/ext4/dir.c,
+drivers/tty). A HostFile owns one host descriptor; its offset, O_APPEND and
+O_NONBLOCK are the host's, so dup'd guest descriptors share them as on Linux. Host
+errors come back as Linux errnos through sysgate.host.
+"""
+
+from __future__ import annotations
+
+import fcntl as host_fcntl
+import os
+import stat as host_stat
+import sys
+from typing import TYPE_CHECKING
+
+from sysgate.errors import KernelError
+from sysgate.fs.file import FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, Dirent, File, Kstat
+from sysgate.host import kernel_error, open_flags_to_host
+from sysgate.mm.vma import MappedFile
+from sysgate.uapi import stat as ls
+from sysgate.uapi.errno import Errno
+from sysgate.uapi.fcntl import O_APPEND, O_DIRECT, O_NOATIME, O_NONBLOCK, SEEK_CUR, SEEK_END, SEEK_SET
+
+if TYPE_CHECKING:
+    from sysgate.kernel.task import Task
+
+# Terminal ioctls forwarded to a host tty (include/uapi/asm-generic/ioctls.h). On a
+# Linux host the request numbers and structs are the guest's own.
+TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
+TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ = 0x540F, 0x5410, 0x5413, 0x5414
+FIONREAD = 0x541B
+TTY_IOCTL_SIZES = {TCGETS: 36, TCSETS: 36, TCSETSW: 36, TCSETSF: 36, TIOCGWINSZ: 8,
+                   TIOCSWINSZ: 8, TIOCGPGRP: 4, TIOCSPGRP: 4}
+TTY_IOCTL_OUT = {TCGETS, TIOCGWINSZ, TIOCGPGRP}
+
+
+def kstat_from_host(st: os.stat_result) -> Kstat:
+    """A Kstat from a host stat result (st_dev is already in the kernel's encoding on Linux)."""
+    return Kstat(
+        dev=st.st_dev, ino=st.st_ino, mode=st.st_mode, nlink=st.st_nlink, uid=st.st_uid,
+        gid=st.st_gid, rdev=st.st_rdev, size=st.st_size, blksize=st.st_blksize,
+        blocks=st.st_blocks, atime_ns=st.st_atime_ns, mtime_ns=st.st_mtime_ns,
+        ctime_ns=st.st_ctime_ns,
+    )
+
+
+class HostFile(File):
+    """A File over a host descriptor."""
+
+    def __init__(self, hostfd: int, flags: int, path: str) -> None:
+        super().__init__(flags, path)
+        self.fd = hostfd
+        st = os.fstat(hostfd)
+        self._mode = st.st_mode
+        if host_stat.S_ISREG(st.st_mode) or host_stat.S_ISBLK(st.st_mode) or host_stat.S_ISDIR(st.st_mode):
+            self.f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE
+        elif host_stat.S_ISCHR(st.st_mode):
+            self.f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE
+        self._mapping: MappedFile | None = None
+        self._entries: list[Dirent] | None = None
+        self._dir_pos = 0
+
+    def release(self) -> None:
+        if self._mapping is not None:
+            self._mapping.put()
+        os.close(self.fd)
+
+    @property
+    def host_fd(self) -> int:
+        return self.fd
+
+    def read(self, t: Task, count: int) -> bytes:
+        try:
+            return os.read(self.fd, count)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def write(self, t: Task, data: bytes) -> int:
+        try:
+            return os.write(self.fd, data)
+        except BrokenPipeError:
+            # A write to a pipe with no reader: EPIPE, and SIGPIPE (pipe_write).
+            t.send_sigpipe()
+            raise KernelError(Errno.EPIPE) from None
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def pread(self, t: Task, count: int, pos: int) -> bytes:
+        if not self.f_mode & FMODE_PREAD:
+            raise KernelError(Errno.ESPIPE)
+        try:
+            return os.pread(self.fd, count, pos)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def pwrite(self, t: Task, data: bytes, pos: int) -> int:
+        if not self.f_mode & FMODE_PWRITE:
+            raise KernelError(Errno.ESPIPE)
+        try:
+            return os.pwrite(self.fd, data, pos)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def llseek(self, offset: int, whence: int) -> int:
+        if self.is_dir:
+            return self.dir_llseek(offset, whence)
+        host_whence = {SEEK_SET: os.SEEK_SET, SEEK_CUR: os.SEEK_CUR, SEEK_END: os.SEEK_END}.get(whence)
+        if host_whence is None:
+            host_whence = {3: getattr(os, "SEEK_DATA", -1), 4: getattr(os, "SEEK_HOLE", -1)}.get(whence, -1)
+            if host_whence < 0:
+                raise KernelError(Errno.EINVAL)
+        try:
+            return os.lseek(self.fd, offset, host_whence)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def stat(self) -> Kstat:
+        try:
+            return kstat_from_host(os.fstat(self.fd))
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def ioctl(self, t: Task, cmd: int, arg: int) -> int:
+        from sysgate.mm.uaccess import copy_from_user, copy_to_user
+
+        size = TTY_IOCTL_SIZES.get(cmd)
+        if size is None or sys.platform != "linux" or not os.isatty(self.fd):
+            raise KernelError(Errno.ENOTTY)
+        buf = bytearray(size) if cmd in TTY_IOCTL_OUT else bytearray(copy_from_user(t.mm, arg, size))
+        try:
+            host_fcntl.ioctl(self.fd, cmd, buf)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+        if cmd in TTY_IOCTL_OUT:
+            copy_to_user(t.mm, arg, bytes(buf))
+        return 0
+
+    def readable_bytes(self) -> int:
+        if host_stat.S_ISREG(self._mode):
+            return max(os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR), 0)
+        buf = bytearray(4)
+        try:
+            host_fcntl.ioctl(self.fd, FIONREAD, buf)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+        return int.from_bytes(buf, "little", signed=True)
+
+    def fsync(self, datasync: bool) -> None:
+        try:
+            (os.fdatasync if datasync else os.fsync)(self.fd)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def truncate(self, length: int) -> None:
+        if not host_stat.S_ISREG(self._mode):
+            raise KernelError(Errno.EINVAL)
+        try:
+            os.ftruncate(self.fd, length)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def allocate(self, mode: int, offset: int, length: int) -> None:
+        if mode != 0:
+            raise KernelError(Errno.EOPNOTSUPP)
+        if not host_stat.S_ISREG(self._mode):
+            raise KernelError(Errno.ENODEV)
+        try:
+            os.posix_fallocate(self.fd, offset, length)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def set_status_flags(self, flags: int) -> None:
+        super().set_status_flags(flags)
+        changeable = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME
+        host = host_fcntl.fcntl(self.fd, host_fcntl.F_GETFL)
+        host &= ~open_flags_to_host(changeable)
+        host |= open_flags_to_host(flags & changeable) & ~os.O_ACCMODE
+        try:
+            host_fcntl.fcntl(self.fd, host_fcntl.F_SETFL, host)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def mapping(self) -> MappedFile:
+        if not host_stat.S_ISREG(self._mode):
+            raise KernelError(Errno.ENODEV)
+        if self._mapping is None:
+            self._mapping = MappedFile(self.fd, self.path, writable=bool(self.f_mode & 0x2)).get()
+        return self._mapping
+
+    @property
+    def is_dir(self) -> bool:
+        return host_stat.S_ISDIR(self._mode)
+
+    # -- directories --------------------------------------------------------------
+
+    def getdents(self) -> list[Dirent]:
+        if not self.is_dir:
+            raise KernelError(Errno.ENOTDIR)
+        if self._entries is None or self._dir_pos == 0:
+            self._entries = self._scan()
+        return self._entries[self._dir_pos :]
+
+    def seek_dir(self, off: int) -> None:
+        self._dir_pos = off
+
+    def _scan(self) -> list[Dirent]:
+        """Snapshot the directory: ".", "..", then the host's entries, offsets 1, 2, ..."""
+        try:
+            me = os.fstat(self.fd)
+            parent = os.stat("..", dir_fd=self.fd)
+            entries = [(b".", me.st_ino, ls.DT_DIR), (b"..", parent.st_ino, ls.DT_DIR)]
+            with os.scandir(self.fd) as it:
+                for entry in it:
+                    entries.append((os.fsencode(entry.name), entry.inode(), _dtype(entry)))
+        except OSError as exc:
+            raise kernel_error(exc) from None
+        return [Dirent(ino, i + 1, typ, name) for i, (name, ino, typ) in enumerate(entries)]
+
+    def dir_llseek(self, offset: int, whence: int) -> int:
+        """lseek on a directory moves the getdents position (generic_file_llseek)."""
+        if whence == SEEK_SET:
+            pos = offset
+        elif whence == SEEK_CUR:
+            pos = self._dir_pos + offset
+        else:
+            raise KernelError(Errno.EINVAL)
+        if pos < 0:
+            raise KernelError(Errno.EINVAL)
+        self._dir_pos = pos
+        return pos
+
+
+def _dtype(entry: os.DirEntry[str]) -> int:
+    try:
+        if entry.is_symlink():
+            return ls.DT_LNK
+        if entry.is_dir(follow_symlinks=False):
+            return ls.DT_DIR
+        if entry.is_file(follow_symlinks=False):
+            return ls.DT_REG
+        return ls.dt_type(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return ls.DT_UNKNOWN
+
+
+def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path: str) -> HostFile:
+    """open() on the host (flags in Linux terms) and wrap the result."""
+    try:
+        fd = os.open(path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, dir_fd=dirfd)
+    except OSError as exc:
+        raise kernel_error(exc) from None
+    return HostFile(fd, flags, guest_path)

@@ -1,0 +1,23 @@
+"""Every built-in handler module, imported once so their @syscall declarations register.
+
+Counterpart: the obj-y lists of the kernel's Makefiles: which subsystems are built in.
+A new handler module is added here; the table builder links .tbl rows to whatever
+registered.
+"""
+
+from sysgate.arch.x86_64 import sys_prctl as _arch_prctl  # noqa: F401
+from sysgate.fs import sys_fcntl, sys_open, sys_read_write, sys_stat  # noqa: F401
+from sysgate.kernel import (  # noqa: F401
+    sys_exit,
+    sys_futex,
+    sys_identity,
+    sys_prctl,
+    sys_random,
+    sys_rlimit,
+    sys_sched,
+    sys_signal,
+    sys_thread,
+    sys_time,
+    sys_utsname,
+)
+from sysgate.mm import sys_mmap  # noqa: F401

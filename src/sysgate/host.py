@@ -1,0 +1,74 @@
+"""Translation between Linux's user ABI and the host's, in one place.
+
+Counterpart: Blink's xlat.c. Where sysgate forwards work to the host (files, clocks,
+terminals), the host's errno values and open flags are turned into Linux's and back
+by *name*, so the same code is right on any POSIX host; on a Linux host every table
+is the identity. Nothing outside this module and sysgate.fs.hostfs touches host
+constants.
+"""
+
+from __future__ import annotations
+
+import errno as host_errno_mod
+import os
+
+from sysgate.errors import KernelError
+from sysgate.uapi import fcntl as lf
+from sysgate.uapi.errno import Errno
+
+
+def errno_from_host(code: int) -> Errno:
+    """The Linux errno for a host errno value."""
+    name = host_errno_mod.errorcode.get(code)
+    if name is not None and name in Errno.__members__:
+        return Errno[name]
+    return Errno.EIO
+
+
+def kernel_error(exc: OSError) -> KernelError:
+    """A KernelError carrying the Linux errno for a host OSError."""
+    return KernelError(errno_from_host(exc.errno or host_errno_mod.EIO))
+
+
+_OPEN_FLAG_NAMES = (
+    "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC",
+    "O_DIRECT", "O_LARGEFILE", "O_DIRECTORY", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC",
+    "O_PATH",
+)
+_OPEN_FLAGS: list[tuple[int, int]] = [
+    (getattr(lf, name), getattr(os, name)) for name in _OPEN_FLAG_NAMES if hasattr(os, name)
+]
+_ACCMODE = {lf.O_RDONLY: os.O_RDONLY, lf.O_WRONLY: os.O_WRONLY, lf.O_RDWR: os.O_RDWR}
+
+
+def open_flags_to_host(flags: int) -> int:
+    """Host open(2) flags for Linux ones (O_SYNC, O_TMPFILE and FASYNC are handled apart)."""
+    out = _ACCMODE.get(flags & lf.O_ACCMODE, os.O_RDWR)
+    for linux, host in _OPEN_FLAGS:
+        if flags & linux == linux:
+            out |= host
+    if flags & lf.__O_SYNC and hasattr(os, "O_SYNC"):
+        out |= os.O_SYNC
+    if flags & lf.__O_TMPFILE and hasattr(os, "O_TMPFILE"):
+        out |= os.O_TMPFILE
+    return out
+
+
+def status_flags_from_host(host_flags: int) -> int:
+    """Linux status flags (F_GETFL's answer) for a host fd's flags."""
+    out = {os.O_RDONLY: lf.O_RDONLY, os.O_WRONLY: lf.O_WRONLY, os.O_RDWR: lf.O_RDWR}.get(
+        host_flags & os.O_ACCMODE, lf.O_RDWR
+    )
+    for linux, host in _OPEN_FLAGS:
+        if host and host_flags & host == host and linux not in (lf.O_CLOEXEC, lf.O_CREAT, lf.O_EXCL,
+                                                                 lf.O_NOCTTY, lf.O_TRUNC):
+            out |= linux
+    return out
+
+
+def fd_path(fd: int) -> str | None:
+    """The path the host knows for an open fd, if it can tell."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None

@@ -1,0 +1,161 @@
+"""execve: replacing a process's program.
+
+Counterpart: fs/exec.c (do_execveat_common, bprm_execve, begin_new_exec,
+setup_new_exec), fs/binfmt_script.c, and the ELF part in sysgate.exec.binfmt_elf.
+Everything that can fail (the file, its format, its interpreter, E2BIG) is checked
+before the point of no return; after it, the old address space is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as host_stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sysgate.errors import KernelError
+from sysgate.exec.binfmt_elf import BINPRM_BUF_SIZE, ExecImage, interp_path, load_elf_binary, parse_image, read_file_at
+from sysgate.exec.stack import check_limits
+from sysgate.fs.file import File
+from sysgate.fs.vfs import vfs_open
+from sysgate.mm.mm import Mm
+from sysgate.uapi.errno import Errno
+from sysgate.uapi.fcntl import AT_FDCWD, O_LARGEFILE, O_RDONLY
+from sysgate.uapi.resource import RLIMIT_STACK
+from sysgate.uapi.signal import SIG_DFL, SIG_IGN
+
+if TYPE_CHECKING:
+    from sysgate.kernel.task import Task
+
+MAX_SCRIPT_DEPTH = 4  # binfmt_script recursion, as fs/exec.c's depth limit allows
+
+
+@dataclass(slots=True)
+class ExecResult:
+    entry: int
+    sp: int
+
+
+def open_exec(t: Task, dfd: int, name: bytes) -> File:
+    """Open a file to execute (do_open_execat): a regular file with exec permission."""
+    file = vfs_open(t, dfd, name, O_RDONLY | O_LARGEFILE, 0)
+    try:
+        fd = file.host_fd
+        if fd is None or not host_stat.S_ISREG(os.fstat(fd).st_mode):
+            raise KernelError(Errno.EACCES)
+        kwargs = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+        if not os.access(f"/proc/self/fd/{fd}", os.X_OK, **kwargs):  # type: ignore[arg-type]
+            raise KernelError(Errno.EACCES)
+    except BaseException:
+        file.get()
+        file.put()
+        raise
+    return file
+
+
+def _script(t: Task, file: File, filename: bytes, argv: list[bytes]) -> tuple[bytes, list[bytes]]:
+    """binfmt_script: `#!interp [arg]` runs `interp [arg] filename argv[1:]`."""
+    head = read_file_at(file, 0, BINPRM_BUF_SIZE)
+    line = head[2:].split(b"\n", 1)[0]
+    if b"\n" not in head[2:] and len(head) == BINPRM_BUF_SIZE:
+        # The interpreter name must end within the first BINPRM_BUF_SIZE bytes.
+        rest = line.lstrip(b" \t")
+        if not rest or b" " not in rest and b"\t" not in rest:
+            raise KernelError(Errno.ENOEXEC)
+    line = line.strip(b" \t")
+    if not line:
+        raise KernelError(Errno.ENOEXEC)
+    parts = line.split(None, 1)
+    interp = parts[0]
+    new_argv = [interp] + ([parts[1].strip(b" \t")] if len(parts) > 1 else []) + [filename] + argv[1:]
+    return interp, new_argv
+
+
+def prepare(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) -> tuple[ExecImage, bytes, list[bytes]]:
+    """Open the program (following #! scripts) and its interpreter; nothing changes yet."""
+    name = filename
+    for _ in range(MAX_SCRIPT_DEPTH + 1):
+        file = open_exec(t, AT_FDCWD, name)
+        file.get()
+        try:
+            head = read_file_at(file, 0, 2)
+            if head == b"#!":
+                name, argv = _script(t, file, name, argv)
+                file.put()
+                continue
+            elf = parse_image(file, t.abi.elf_machine)
+            image = ExecImage(file, elf)
+            ipath = interp_path(file, elf)
+            if ipath is not None:
+                try:
+                    ifile = open_exec(t, AT_FDCWD, ipath)
+                except KernelError as exc:
+                    # A missing interpreter is ENOENT from execve itself.
+                    raise KernelError(exc.errno) from None
+                ifile.get()
+                image.interp = ExecImage(ifile, parse_image(ifile, t.abi.elf_machine))
+            return image, name, argv
+        except BaseException:
+            file.put()
+            raise
+    raise KernelError(Errno.ELOOP)
+
+
+def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) -> ExecResult:
+    """Replace t's program; raise KernelError before the point of no return."""
+    stack_limit = t.group.rlimits[RLIMIT_STACK][0]
+    check_limits(argv, envp, stack_limit)
+    image, _final_name, argv = prepare(t, filename, argv, envp)
+    try:
+        check_limits(argv, envp, stack_limit)
+        mm = Mm(t.kernel.phys, t.abi.task_size)
+        mm.stack_limit = min(stack_limit, 1 << 62)
+        mm.may_map_low = t.cred.capable()
+        c = t.cred
+        result = load_elf_binary(
+            mm, image, filename, argv, envp, (c.uid, c.euid, c.gid, c.egid),
+            t.kernel.hwcap, t.kernel.hwcap2, t.kernel.minsigstksz, t.kernel.random_bytes(16),
+        )
+    except BaseException:
+        image.file.put()
+        if image.interp is not None:
+            image.interp.file.put()
+        raise
+    # The point of no return (begin_new_exec).
+    old = t.mm
+    t.mm = mm
+    t.kernel.switch_mm(mm)
+    if old is not None:
+        old.destroy()
+    t.exe_path = image.file.path
+    t.saved_auxv = _read_auxv(mm, result.sp)
+    t.files.close_on_exec()
+    for action in t.sighand.action[1:]:
+        if action.handler not in (SIG_DFL, SIG_IGN):
+            action.handler, action.flags, action.mask, action.restorer = SIG_DFL, 0, 0, 0
+    t.sas_ss_sp, t.sas_ss_size, t.sas_ss_flags = 0, 0, 2
+    t.comm = os.path.basename(filename)[:15]
+    t.robust_list = t.robust_list_len = 0
+    t.rseq = t.rseq_len = t.rseq_sig = 0
+    t.clear_child_tid = 0
+    image.file.put()
+    if image.interp is not None:
+        image.interp.file.put()
+    return ExecResult(result.entry, result.sp)
+
+
+def _read_auxv(mm: Mm, sp: int) -> bytes:
+    """The auxiliary vector as written on the stack, for /proc/PID/auxv."""
+    import struct
+
+    argc = struct.unpack("<Q", mm.read(sp, 8))[0]
+    p = sp + 8 * (argc + 2)
+    while struct.unpack("<Q", mm.read(p, 8))[0]:
+        p += 8
+    p += 8
+    start = p
+    while True:
+        key = struct.unpack("<Q", mm.read(p, 8))[0]
+        p += 16
+        if key == 0:
+            return mm.read(start, p - start)

@@ -1,0 +1,283 @@
+"""The Kernel: one emulated Linux kernel, its tables, tasks and CPU, and the run loop.
+
+Counterpart: init/main.c (starting the first program), kernel/exit.c (do_exit,
+do_group_exit) and arch/x86/kernel/traps.c (turning CPU exceptions into signals).
+A Kernel is configured before a run (environment, limits, user syscalls, hooks) and
+then runs one program to completion; `run()` returns its exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import resource as host_resource
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sysgate.arch.x86_64.abi import X86_64
+from sysgate.cpu.base import X86_TRAP_BP, X86_TRAP_DB, X86_TRAP_DE, X86_TRAP_MF, X86_TRAP_XF, Stop, StopKind
+from sysgate.errors import KernelError, SysgateError
+from sysgate.fs.fdtable import FdTable
+from sysgate.fs.hostfs import HostFile
+from sysgate.host import fd_path, status_flags_from_host
+from sysgate.kernel.signal import force_sig_fault, get_signal
+from sysgate.kernel.task import Cred, FsStruct, Task, ThreadGroup
+from sysgate.mm.mm import Mm
+from sysgate.mm.physmem import PhysMem
+from sysgate.tables.tbl import SyscallTable, x86_64_table
+from sysgate.uapi import signal as sig
+from sysgate.uapi.errno import Errno
+from sysgate.uapi.resource import RLIM_INFINITY, RLIM_NLIMITS
+
+if TYPE_CHECKING:
+    from sysgate.cpu.uc import UnicornCpu
+
+FIRST_PID = 2
+"""The first guest process's pid; pid 1 is sysgate itself, the reaper of orphans."""
+UTS_RELEASE = "6.12.117-sysgate"
+"""What uname -r reports: the Linux release whose behaviour sysgate follows."""
+XSAVE_SIZE = 576
+"""XSAVE area size for XCR0 = x87|SSE, the state the emulated CPU has."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    """How the first program ended: `code` if it exited, `signal` if it was killed."""
+
+    code: int | None = None
+    signal: int | None = None
+
+    @property
+    def returncode(self) -> int:
+        """As subprocess reports it: the exit code, or -N for signal N."""
+        return -self.signal if self.signal is not None else (self.code or 0)
+
+    @property
+    def shell_status(self) -> int:
+        """As a shell reports it in $?: the exit code, or 128+N for signal N."""
+        return 128 + self.signal if self.signal is not None else (self.code or 0)
+
+
+def host_rlimits() -> list[tuple[int, int]]:
+    """The limits sysgate itself runs with, which its first guest inherits."""
+    out = []
+    for res in range(RLIM_NLIMITS):
+        try:
+            cur, mx = host_resource.getrlimit(res)
+        except (ValueError, OSError):
+            cur, mx = -1, -1
+        out.append((RLIM_INFINITY if cur < 0 else cur, RLIM_INFINITY if mx < 0 else mx))
+    return out
+
+
+def minsigstksz(xsave_size: int = XSAVE_SIZE) -> int:
+    """AT_MINSIGSTKSZ (arch/x86/kernel/signal.c: init_sigframe_size) for the CPU's XSAVE size."""
+    rt_sigframe = 440  # sizeof(struct rt_sigframe) on x86-64
+    size = rt_sigframe + 15 + xsave_size + 4 + 63
+    return (size + 15) & ~15
+
+
+class Kernel:
+    """An emulated Linux kernel for x86-64 programs."""
+
+    def __init__(
+        self,
+        *,
+        memory_limit: int | None = None,
+        rlimits: dict[int, tuple[int, int]] | None = None,
+        strict: bool = False,
+    ) -> None:
+        self.table64: SyscallTable = x86_64_table()
+        if memory_limit is None:
+            memory_limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        self.phys = PhysMem(memory_limit)
+        self.rlimits = host_rlimits()
+        for res, value in (rlimits or {}).items():
+            self.rlimits[res] = value
+        self.strict = strict  # re-raise sysgate's own errors (tests) instead of reporting them
+        self.tasks: dict[int, Task] = {}
+        self.next_pid = FIRST_PID
+        self.cpu: UnicornCpu | None = None
+        self.current: Task = None  # type: ignore[assignment]
+        self.boot_ns = time.monotonic_ns()
+        self.hostname = os.uname().nodename.encode()
+        self.domainname = b"(none)"
+        self.release = UTS_RELEASE.encode()
+        self.hwcap = 0
+        self.hwcap2 = 0
+        self.minsigstksz = minsigstksz()
+        self.exit_status: ExitStatus | None = None
+
+    # -- lookups --------------------------------------------------------------------
+
+    def has_pid(self, pid: int) -> bool:
+        return any(t.pid == pid for t in self.tasks.values())
+
+    def task_by_pid(self, pid: int) -> Task | None:
+        for t in self.tasks.values():
+            if t.pid == pid:
+                return t
+        return None
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
+
+    def switch_mm(self, mm: Mm) -> None:
+        if self.cpu is not None:
+            self.cpu.switch_mm(mm)
+
+    # -- the first process --------------------------------------------------------------
+
+    def _stdio(self, files: FdTable, fds: tuple[int, int, int], nofile: int) -> None:
+        for guest_fd, host_fd in enumerate(fds):
+            try:
+                dup = os.dup(host_fd)
+            except OSError:
+                continue  # closed on the host: closed in the guest too
+            flags = status_flags_from_host(__import__("fcntl").fcntl(dup, __import__("fcntl").F_GETFL))
+            files.install(guest_fd, HostFile(dup, flags, fd_path(host_fd) or f"pipe:[{host_fd}]"), False)
+
+    def create_init_task(self, stdio: tuple[int, int, int]) -> Task:
+        pid = self.next_pid
+        self.next_pid += 1
+        group = ThreadGroup(tgid=pid, ppid=1, pgid=pid, sid=pid, rlimits=list(self.rlimits))
+        cwd_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        cwd = HostFile(cwd_fd, 0o200000, os.getcwd()).get()
+        mask = os.umask(0)
+        os.umask(mask)
+        cred = Cred(os.getuid(), os.geteuid(), os.getuid(), os.geteuid(),
+                    os.getgid(), os.getegid(), os.getgid(), os.getegid(), list(os.getgroups()))
+        files = FdTable()
+        self._stdio(files, stdio, group.nofile())
+        mm = Mm(self.phys, X86_64.task_size)
+        t = Task(self, pid, group, X86_64, mm, files, FsStruct(cwd, mask), cred)
+        self.tasks[pid] = t
+        self.current = t
+        return t
+
+    def start_cpu(self, mm: Mm) -> UnicornCpu:
+        from sysgate.cpu.uc import UnicornCpu
+        from sysgate.entry.syscall64 import make_entry
+
+        cpu = UnicornCpu(self.phys, mm)
+        cpu.on_syscall = make_entry(self)
+        cpu.on_interrupt = self._interrupt
+        self.cpu = cpu
+        leaf1 = cpu.cpuid(1, 0)
+        leaf7 = cpu.cpuid(7, 0)
+        self.hwcap = leaf1[3]  # ELF_HWCAP: CPUID.1:EDX
+        self.hwcap2 = 2 if leaf7[1] & 1 else 0  # HWCAP2_FSGSBASE
+        return cpu
+
+    def _interrupt(self, vector: int) -> bool:
+        """`int $0x80` from 64-bit code: the ia32 table is not there yet, so -ENOSYS."""
+        if vector == 0x80 and self.cpu is not None:
+            self.cpu.set_regs({"rax": -Errno.ENOSYS})
+            return True
+        return False
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(self, argv: list[bytes], envp: list[bytes], stdio: tuple[int, int, int] = (0, 1, 2),
+            filename: bytes | None = None) -> ExitStatus:
+        """Run a program to completion; SysgateError for what stops it from starting."""
+        from sysgate.kernel.exec import do_execve
+
+        t = self.create_init_task(stdio)
+        cpu = self.start_cpu(t.mm)
+        try:
+            exe = do_execve(t, filename or argv[0], argv, envp)
+        except KernelError as exc:
+            raise exec_error(filename or argv[0], exc.errno) from None
+        cpu.set_regs({"rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
+        try:
+            self._loop(exe.entry)
+        finally:
+            self.shutdown()
+        assert self.exit_status is not None
+        return self.exit_status
+
+    def _loop(self, pc: int) -> None:
+        cpu = self.cpu
+        assert cpu is not None
+        while self.exit_status is None:
+            stop = cpu.run(pc)
+            if self.exit_status is not None:
+                return
+            t = self.current
+            self._trap(t, stop)
+            signo = get_signal(t)
+            if signo is not None:
+                self.do_group_exit(t, signo)
+                return
+            pc = cpu.get_reg("rip")
+
+    def _trap(self, t: Task, stop: Stop) -> None:
+        """Turn a CPU event into a signal for the task (arch/x86/kernel/traps.c, fault.c)."""
+        kind = stop.kind
+        if kind is StopKind.STOPPED:
+            return
+        if kind is StopKind.ERROR:
+            assert stop.error is not None
+            raise stop.error
+        if kind is StopKind.PAGE_FAULT:
+            fault = t.mm.last_fault
+            assert fault is not None
+            if fault.bus:
+                force_sig_fault(t, sig.SIGBUS, sig.BUS_ADRERR, fault.addr)
+            else:
+                code = sig.SEGV_ACCERR if fault.mapped else sig.SEGV_MAPERR
+                force_sig_fault(t, sig.SIGSEGV, code, fault.addr)
+        elif kind is StopKind.INVALID_OPCODE:
+            force_sig_fault(t, sig.SIGILL, sig.ILL_ILLOPN, stop.pc)
+        elif kind is StopKind.HALT:
+            force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)  # hlt in user mode is a #GP
+        elif stop.vector == X86_TRAP_DE:
+            force_sig_fault(t, sig.SIGFPE, sig.FPE_INTDIV, stop.pc)
+        elif stop.vector in (X86_TRAP_BP, X86_TRAP_DB):
+            force_sig_fault(t, sig.SIGTRAP, sig.TRAP_BRKPT if stop.vector == X86_TRAP_BP else 0, stop.pc)
+        elif stop.vector in (X86_TRAP_MF, X86_TRAP_XF):
+            force_sig_fault(t, sig.SIGFPE, 0, stop.pc)
+        else:
+            force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)
+
+    def exit_to_user_mode(self, t: Task) -> None:
+        """Pending signals on the way out of a system call (exit_to_user_mode_loop)."""
+        signo = get_signal(t)
+        if signo is not None:
+            self.do_group_exit(t, signo)
+
+    def do_group_exit(self, t: Task, status: int) -> None:
+        """End the process: `status` is a wait status (code << 8, or the signal number)."""
+        if self.exit_status is None:
+            if status & 0x7F:
+                self.exit_status = ExitStatus(signal=status & 0x7F)
+            else:
+                self.exit_status = ExitStatus(code=(status >> 8) & 0xFF)
+        t.group.exit_code = status
+        if self.cpu is not None:
+            self.cpu.stop()
+
+    def shutdown(self) -> None:
+        """Release every task, the CPU and guest memory."""
+        for t in list(self.tasks.values()):
+            t.files.close_all()
+            t.fs.cwd.put()
+            t.mm.destroy()
+        self.tasks.clear()
+        if self.cpu is not None:
+            self.cpu.close()
+            self.cpu = None
+        self.phys.close()
+
+
+def exec_error(filename: bytes, errno: Errno) -> SysgateError:
+    """The message and status a shell gives when it cannot start a program."""
+    name = filename.decode("utf-8", "surrogateescape")
+    if errno == Errno.ENOENT:
+        if os.path.lexists(filename):
+            return SysgateError(f"{name}: cannot execute: required file not found", 127)
+        return SysgateError(f"{name}: No such file or directory", 127)
+    if errno == Errno.ENOEXEC:
+        return SysgateError(f"{name}: cannot execute binary file: Exec format error", 126)
+    return SysgateError(f"{name}: {errno.message}", 126)

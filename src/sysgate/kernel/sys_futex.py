@@ -1,0 +1,89 @@
+"""futex: fast user-space locking, for a process with a single thread.
+
+Counterpart: kernel/futex/syscalls.c, waitwake.c and core.c (get_futex_key). With one
+task nothing else can wake a waiter: FUTEX_WAIT returns EAGAIN when the value differs,
+ETIMEDOUT after its timeout, and a wait that nothing could ever end is reported as the
+guest's deadlock instead of hanging sysgate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated
+
+from sysgate.argtypes import Int, U32, UserPtr, INOUT, struct_in
+from sysgate.errors import KernelError, SysgateError
+from sysgate.kernel.sys_time import clock_now, get_timespec, timespec_valid
+from sysgate.mm.uaccess import access_ok, get_user_u32
+from sysgate.syscall import Support, syscall
+from sysgate.uapi import time as lt
+from sysgate.uapi.errno import Errno
+
+if TYPE_CHECKING:
+    from sysgate.kernel.task import Task
+
+FutexPtr = Annotated[int, UserPtr("u32 __user *", show="ptr", direction=INOUT)]
+Timeout = Annotated[int, struct_in("const struct __kernel_timespec __user *", "timespec")]
+
+FUTEX_WAIT = 0
+FUTEX_WAKE = 1
+FUTEX_LOCK_PI = 6
+FUTEX_WAIT_BITSET = 9
+FUTEX_WAKE_BITSET = 10
+FUTEX_WAIT_REQUEUE_PI = 11
+FUTEX_LOCK_PI2 = 13
+FUTEX_PRIVATE_FLAG = 128
+FUTEX_CLOCK_REALTIME = 256
+FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
+_HAS_TIMEOUT = {FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI}
+
+
+def futex_key(t: Task, uaddr: int) -> None:
+    """get_futex_key: a u32-aligned user address."""
+    if uaddr % 4:
+        raise KernelError(Errno.EINVAL)
+    if not access_ok(uaddr, 4):
+        raise KernelError(Errno.EFAULT)
+
+
+@syscall(support=Support.PARTIAL,
+         note="one thread per process so far: FUTEX_WAIT, FUTEX_WAKE and their _BITSET forms; "
+         "the requeue, wake-op and PI operations give ENOSYS")
+def sys_futex(t: Task, uaddr: FutexPtr, op: Int, val: U32, utime: Timeout, uaddr2: FutexPtr, val3: U32) -> int:
+    """fast user-space locking"""
+    cmd = op & FUTEX_CMD_MASK
+    deadline: tuple[int, int] | None = None
+    if utime and cmd in _HAS_TIMEOUT:
+        sec, nsec = get_timespec(t, utime)
+        if not timespec_valid(sec, nsec):
+            raise KernelError(Errno.EINVAL)
+        ns = sec * lt.NSEC_PER_SEC + nsec
+        if cmd == FUTEX_WAIT:
+            deadline = (lt.CLOCK_MONOTONIC, clock_now(t, lt.CLOCK_MONOTONIC) + ns)
+        else:
+            deadline = (lt.CLOCK_REALTIME if op & FUTEX_CLOCK_REALTIME else lt.CLOCK_MONOTONIC, ns)
+    if op & FUTEX_CLOCK_REALTIME and cmd not in (FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2):
+        raise KernelError(Errno.ENOSYS)
+    if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+        bitset = FUTEX_BITSET_MATCH_ANY if cmd == FUTEX_WAIT else val3
+        if not bitset:
+            raise KernelError(Errno.EINVAL)
+        futex_key(t, uaddr)
+        if get_user_u32(t.mm, uaddr) != val:
+            raise KernelError(Errno.EAGAIN)
+        if deadline is None:
+            raise SysgateError(
+                "deadlock: the guest's only thread waits on a futex that nothing can wake "
+                f"(futex at {uaddr:#x})"
+            )
+        clock, end = deadline
+        while (left := end - clock_now(t, clock)) > 0:
+            time.sleep(left / lt.NSEC_PER_SEC)
+        raise KernelError(Errno.ETIMEDOUT)
+    if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
+        if cmd == FUTEX_WAKE_BITSET and not val3:
+            raise KernelError(Errno.EINVAL)
+        futex_key(t, uaddr)
+        return 0
+    raise KernelError(Errno.ENOSYS)

@@ -1,0 +1,168 @@
+"""Clocks and sleeping: clock_gettime, clock_getres, gettimeofday, time, times,
+nanosleep, clock_nanosleep.
+
+Counterpart: kernel/time/posix-timers.c, posix-stubs.c, time.c, hrtimer.c and
+posix-cpu-timers.c. The wall and monotonic clocks are the host's (translated by
+name); the CPU-time clocks of the calling process count the sysgate process, that is
+the guest's work plus its emulation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated
+
+from sysgate.arch.x86_64.structs import TIMESPEC, TIMEVAL, TIMEZONE, TMS, pack_timespec, pack_timeval
+from sysgate.argtypes import ClockId, Int, UserPtr, OUT, struct_in, struct_out
+from sysgate.errors import KernelError
+from sysgate.mm.uaccess import copy_from_user, copy_to_user, put_user_s64
+from sysgate.syscall import Support, syscall
+from sysgate.uapi import time as lt
+from sysgate.uapi.errno import Errno
+
+if TYPE_CHECKING:
+    from sysgate.kernel.task import Task
+
+TimespecOut = Annotated[int, struct_out("struct __kernel_timespec __user *", "timespec")]
+TimespecIn = Annotated[int, struct_in("const struct __kernel_timespec __user *", "timespec")]
+TimevalOut = Annotated[int, struct_out("struct __kernel_old_timeval __user *", "timeval")]
+TimezoneOut = Annotated[int, struct_out("struct timezone __user *", "timezone")]
+TimeOut = Annotated[int, UserPtr("__kernel_old_time_t __user *", show="ptr", direction=OUT)]
+TmsOut = Annotated[int, struct_out("struct tms __user *", "tms")]
+
+_HOST = {
+    lt.CLOCK_REALTIME: time.CLOCK_REALTIME,
+    lt.CLOCK_MONOTONIC: time.CLOCK_MONOTONIC,
+    lt.CLOCK_PROCESS_CPUTIME_ID: time.CLOCK_PROCESS_CPUTIME_ID,
+    lt.CLOCK_THREAD_CPUTIME_ID: time.CLOCK_PROCESS_CPUTIME_ID,
+    lt.CLOCK_MONOTONIC_RAW: getattr(time, "CLOCK_MONOTONIC_RAW", time.CLOCK_MONOTONIC),
+    lt.CLOCK_REALTIME_COARSE: time.CLOCK_REALTIME,
+    lt.CLOCK_MONOTONIC_COARSE: time.CLOCK_MONOTONIC,
+    lt.CLOCK_BOOTTIME: getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC),
+    lt.CLOCK_REALTIME_ALARM: time.CLOCK_REALTIME,
+    lt.CLOCK_BOOTTIME_ALARM: getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC),
+    lt.CLOCK_TAI: getattr(time, "CLOCK_TAI", time.CLOCK_REALTIME),
+}
+_COARSE = {lt.CLOCK_REALTIME_COARSE, lt.CLOCK_MONOTONIC_COARSE}
+_NO_NSLEEP = {lt.CLOCK_MONOTONIC_RAW, lt.CLOCK_REALTIME_COARSE, lt.CLOCK_MONOTONIC_COARSE}
+TICK_NSEC = 4_000_000
+"""One jiffy at Debian's HZ=250: the resolution of the coarse clocks."""
+CPUCLOCK_SCHED = 2
+
+
+def _cpu_clock(t: Task, clock: int) -> int:
+    """A negative clockid names a CPU clock (posix-cpu-timers.c); EINVAL unless it is ours."""
+    pid = ~(clock >> 3) if clock < 0 else 0
+    kind = clock & 3
+    if kind == 3 or (pid and pid != t.pid and pid != t.tid):
+        raise KernelError(Errno.EINVAL)
+    return time.CLOCK_PROCESS_CPUTIME_ID
+
+
+def clock_now(t: Task, clock: int) -> int:
+    """The time of `clock` in nanoseconds, or EINVAL for an invalid clock."""
+    host = _HOST.get(clock) if clock >= 0 else _cpu_clock(t, clock)
+    if host is None:
+        raise KernelError(Errno.EINVAL)
+    ns = time.clock_gettime_ns(host)
+    if clock in _COARSE:
+        ns -= ns % TICK_NSEC
+    return ns
+
+
+def get_timespec(t: Task, addr: int) -> tuple[int, int]:
+    return TIMESPEC.unpack(copy_from_user(t.mm, addr, TIMESPEC.size))
+
+
+def timespec_valid(sec: int, nsec: int) -> bool:
+    return sec >= 0 and 0 <= nsec < lt.NSEC_PER_SEC
+
+
+@syscall()
+def sys_clock_gettime(t: Task, which_clock: ClockId, tp: TimespecOut) -> int:
+    """retrieve the time of the specified clock"""
+    copy_to_user(t.mm, tp, pack_timespec(clock_now(t, which_clock)))
+    return 0
+
+
+@syscall()
+def sys_clock_getres(t: Task, which_clock: ClockId, tp: TimespecOut) -> int:
+    """find the resolution (precision) of the specified clock"""
+    clock_now(t, which_clock)  # validates the clock
+    if tp:
+        copy_to_user(t.mm, tp, pack_timespec(TICK_NSEC if which_clock in _COARSE else 1))
+    return 0
+
+
+@syscall()
+def sys_gettimeofday(t: Task, tv: TimevalOut, tz: TimezoneOut) -> int:
+    """get time"""
+    if tv:
+        copy_to_user(t.mm, tv, pack_timeval(time.time_ns()))
+    if tz:
+        copy_to_user(t.mm, tz, TIMEZONE.pack(0, 0))
+    return 0
+
+
+@syscall()
+def sys_time(t: Task, tloc: TimeOut) -> int:
+    """get time in seconds"""
+    now = time.time_ns() // lt.NSEC_PER_SEC
+    if tloc:
+        put_user_s64(t.mm, tloc, now)
+    return now
+
+
+@syscall(support=Support.PARTIAL,
+         note="CPU times are those of the sysgate process; children's times are zero")
+def sys_times(t: Task, tbuf: TmsOut) -> int:
+    """get process times"""
+    if tbuf:
+        ticks = int(time.process_time() * 100)
+        copy_to_user(t.mm, tbuf, TMS.pack(ticks, 0, 0, 0))
+    # jiffies since boot in clock ticks, from INITIAL_JIFFIES as Linux counts them (HZ=250).
+    boot = time.clock_gettime_ns(_HOST[lt.CLOCK_BOOTTIME])
+    return (((1 << 32) - 300 * 250) * 100 // 250 + boot * 100 // lt.NSEC_PER_SEC) & ((1 << 64) - 1)
+
+
+def _sleep_until(t: Task, clock: int, deadline_ns: int) -> None:
+    while True:
+        left = deadline_ns - clock_now(t, clock)
+        if left <= 0:
+            return
+        time.sleep(left / lt.NSEC_PER_SEC)
+
+
+@syscall(support=Support.PARTIAL, note="not interruptible by signals yet (no EINTR, rem untouched)")
+def sys_nanosleep(t: Task, rqtp: TimespecIn, rmtp: TimespecOut) -> int:
+    """high-resolution sleep"""
+    sec, nsec = get_timespec(t, rqtp)
+    if not timespec_valid(sec, nsec):
+        raise KernelError(Errno.EINVAL)
+    _sleep_until(t, lt.CLOCK_MONOTONIC, clock_now(t, lt.CLOCK_MONOTONIC) + sec * lt.NSEC_PER_SEC + nsec)
+    return 0
+
+
+@syscall(support=Support.PARTIAL, note="not interruptible by signals yet (no EINTR, rem untouched)")
+def sys_clock_nanosleep(t: Task, which_clock: ClockId, flags: Int, rqtp: TimespecIn, rmtp: TimespecOut) -> int:
+    """high-resolution sleep with specifiable clock"""
+    if which_clock >= 0 and which_clock not in _HOST:
+        raise KernelError(Errno.EINVAL)
+    if which_clock in _NO_NSLEEP:
+        raise KernelError(Errno.EOPNOTSUPP)
+    if which_clock == lt.CLOCK_THREAD_CPUTIME_ID:
+        raise KernelError(Errno.EINVAL)
+    if which_clock < 0:
+        _cpu_clock(t, which_clock)
+        if which_clock & 4:  # CPUCLOCK_PERTHREAD: a thread's clock cannot be slept on
+            raise KernelError(Errno.EINVAL)
+    sec, nsec = get_timespec(t, rqtp)
+    if not timespec_valid(sec, nsec):
+        raise KernelError(Errno.EINVAL)
+    if which_clock in (lt.CLOCK_REALTIME_ALARM, lt.CLOCK_BOOTTIME_ALARM) and not t.cred.capable():
+        raise KernelError(Errno.EPERM)
+    target = sec * lt.NSEC_PER_SEC + nsec
+    if not flags & lt.TIMER_ABSTIME:
+        target += clock_now(t, which_clock)
+    _sleep_until(t, which_clock, target)
+    return 0

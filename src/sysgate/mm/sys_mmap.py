@@ -1,0 +1,203 @@
+"""Memory-management system calls: brk, mmap, munmap, mprotect, mremap, madvise, msync,
+mincore.
+
+Counterpart: mm/mmap.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c, mm/msync.c,
+mm/mincore.c and arch/x86/kernel/sys_x86_64.c. The handlers decode arguments and call
+sysgate.mm.mmap, where the work and the order of checks live.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated
+
+from sysgate.argtypes import OUT, Addr, Arg, Int, SizeT, ULong, ULongFlags, UserPtr
+from sysgate.errors import GuestFault, KernelError
+from sysgate.fs.file import FMODE_READ, FMODE_WRITE
+from sysgate.mm.mm import READ, WRITE
+from sysgate.mm.mmap import FileMapping, do_brk, do_mmap, do_mprotect, do_mremap, do_munmap
+from sysgate.mm.physmem import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, page_align
+from sysgate.mm.uaccess import access_ok, copy_to_user
+from sysgate.mm.vma import VM_LOCKED, VM_SHARED
+from sysgate.syscall import Support, syscall
+from sysgate.uapi import mman as m
+from sysgate.uapi.errno import Errno
+from sysgate.uapi.resource import RLIM_INFINITY, RLIMIT_DATA
+
+if TYPE_CHECKING:
+    from sysgate.kernel.task import Task
+
+Prot = Annotated[int, Arg("unsigned long", show="prot")]
+MapFlags = Annotated[int, Arg("unsigned long", show="mmap_flags")]
+VecOut = Annotated[int, UserPtr("unsigned char __user *", show="ptr", direction=OUT)]
+DEV_ZERO = os.makedev(1, 5)
+
+
+@syscall()
+def sys_brk(t: Task, brk: Addr) -> int:
+    """change data segment size"""
+    limit = t.group.rlimits[RLIMIT_DATA][0]
+    return do_brk(t.mm, brk, -1 if limit == RLIM_INFINITY else limit)
+
+
+@syscall(support=Support.PARTIAL,
+         note="MAP_PRIVATE file pages are copied at first touch (later changes to the file are "
+         "not seen); MAP_HUGETLB gives ENOMEM (no huge pages); no THP alignment")
+def sys_mmap(t: Task, addr: Addr, len: SizeT, prot: Prot, flags: MapFlags, fd: ULong, off: ULong) -> int:  # noqa: A002
+    """map files or devices into memory"""
+    if off & ~PAGE_MASK:
+        raise KernelError(Errno.EINVAL)
+    file = None
+    if not flags & m.MAP_ANONYMOUS:
+        f = t.files.get(fd & 0xFFFFFFFF)
+        if flags & m.MAP_HUGETLB:
+            raise KernelError(Errno.EINVAL)
+        try:
+            st = f.stat()
+        except KernelError:
+            st = None
+        if st is not None and st.rdev == DEV_ZERO and st.mode & 0o170000 == 0o020000:
+            # /dev/zero maps as anonymous memory, private or shared (mmap_zero).
+            flags |= m.MAP_ANONYMOUS
+        else:
+            file = FileMapping(f.mapping, bool(f.f_mode & FMODE_READ), bool(f.f_mode & FMODE_WRITE))
+    elif flags & m.MAP_HUGETLB:
+        raise KernelError(Errno.ENOMEM)
+    return do_mmap(t.mm, addr, len, prot, flags, file, off)
+
+
+@syscall()
+def sys_munmap(t: Task, addr: Addr, len: SizeT) -> int:  # noqa: A002
+    """unmap files or devices from memory"""
+    do_munmap(t.mm, addr, len)
+    return 0
+
+
+@syscall()
+def sys_mprotect(t: Task, start: Addr, len: SizeT, prot: Prot) -> int:  # noqa: A002
+    """set protection on a region of memory"""
+    do_mprotect(t.mm, start, len, prot)
+    return 0
+
+
+@syscall()
+def sys_mremap(t: Task, addr: Addr, old_len: ULong, new_len: ULong, flags: ULongFlags, new_addr: Addr) -> int:
+    """remap a virtual memory address"""
+    return do_mremap(t.mm, addr, old_len, new_len, flags, new_addr)
+
+
+_VALID_ADVICE = {
+    m.MADV_NORMAL, m.MADV_RANDOM, m.MADV_SEQUENTIAL, m.MADV_WILLNEED, m.MADV_DONTNEED,
+    m.MADV_FREE, m.MADV_REMOVE, m.MADV_DONTFORK, m.MADV_DOFORK, m.MADV_MERGEABLE,
+    m.MADV_UNMERGEABLE, m.MADV_HUGEPAGE, m.MADV_NOHUGEPAGE, m.MADV_DONTDUMP, m.MADV_DODUMP,
+    m.MADV_WIPEONFORK, m.MADV_KEEPONFORK, m.MADV_COLD, m.MADV_PAGEOUT, m.MADV_POPULATE_READ,
+    m.MADV_POPULATE_WRITE, m.MADV_DONTNEED_LOCKED, m.MADV_COLLAPSE, m.MADV_HWPOISON,
+    m.MADV_SOFT_OFFLINE,
+}
+
+
+@syscall(support=Support.PARTIAL,
+         note="DONTNEED/FREE drop pages, POPULATE_* fault them in, REMOVE punches the file; "
+         "the other advice is accepted and has no effect")
+def sys_madvise(t: Task, start: Addr, len_in: SizeT, behavior: Int) -> int:
+    """give advice about use of memory"""
+    if behavior not in _VALID_ADVICE:
+        raise KernelError(Errno.EINVAL)
+    if start & ~PAGE_MASK:
+        raise KernelError(Errno.EINVAL)
+    length = page_align(len_in)
+    if len_in and not length or length >= 1 << 64:
+        raise KernelError(Errno.EINVAL)
+    end = start + length
+    if end >= 1 << 64:
+        raise KernelError(Errno.EINVAL)
+    if end == start:
+        return 0
+    if behavior in (m.MADV_HWPOISON, m.MADV_SOFT_OFFLINE):
+        if not t.cred.capable():
+            raise KernelError(Errno.EPERM)
+        raise KernelError(Errno.EINVAL)
+    mm = t.mm
+    unmapped = False
+    pos = start
+    for vma in mm.vmas_in(start, end):
+        if vma.start > pos:
+            unmapped = True
+        lo, hi = max(vma.start, start), min(vma.end, end)
+        pos = hi
+        if behavior in (m.MADV_DONTNEED, m.MADV_DONTNEED_LOCKED, m.MADV_FREE):
+            if behavior == m.MADV_DONTNEED and vma.flags & VM_LOCKED:
+                raise KernelError(Errno.EINVAL)
+            if behavior == m.MADV_FREE and (vma.file is not None or vma.shared):
+                raise KernelError(Errno.EINVAL)
+            mm.zap_range(lo, hi)
+        elif behavior == m.MADV_REMOVE:
+            if vma.flags & VM_LOCKED or vma.file is None:
+                raise KernelError(Errno.EINVAL)
+            if not vma.flags & VM_SHARED:
+                raise KernelError(Errno.EACCES)
+            mm.zap_range(lo, hi)
+        elif behavior in (m.MADV_WIPEONFORK,) and (vma.file is not None or vma.shared):
+            raise KernelError(Errno.EINVAL)
+        elif behavior in (m.MADV_POPULATE_READ, m.MADV_POPULATE_WRITE):
+            access = WRITE if behavior == m.MADV_POPULATE_WRITE else READ
+            for page in range(lo, hi, PAGE_SIZE):
+                try:
+                    mm.handle_mm_fault(page, access)
+                except GuestFault:
+                    raise KernelError(Errno.EFAULT) from None
+    if pos < end or unmapped:
+        raise KernelError(Errno.ENOMEM)
+    return 0
+
+
+@syscall()
+def sys_msync(t: Task, start: Addr, len: SizeT, flags: Int) -> int:  # noqa: A002
+    """synchronize a file with a memory map"""
+    if flags & ~(m.MS_ASYNC | m.MS_INVALIDATE | m.MS_SYNC):
+        raise KernelError(Errno.EINVAL)
+    if start & ~PAGE_MASK:
+        raise KernelError(Errno.EINVAL)
+    if flags & m.MS_ASYNC and flags & m.MS_SYNC:
+        raise KernelError(Errno.EINVAL)
+    end = start + page_align(len)
+    if end >= 1 << 64:
+        raise KernelError(Errno.ENOMEM)
+    if end == start:
+        return 0
+    unmapped = False
+    pos = start
+    for vma in t.mm.vmas_in(start, end):
+        if vma.start > pos:
+            unmapped = True
+        pos = vma.end
+        if flags & m.MS_INVALIDATE and vma.flags & VM_LOCKED:
+            raise KernelError(Errno.EBUSY)
+        if flags & m.MS_SYNC and vma.file is not None and vma.shared:
+            os.fsync(vma.file.fd)
+    if pos < end or unmapped:
+        raise KernelError(Errno.ENOMEM)
+    return 0
+
+
+@syscall(support=Support.PARTIAL,
+         note="anonymous pages are resident once touched; file pages always count as resident")
+def sys_mincore(t: Task, start: Addr, len: SizeT, vec: VecOut) -> int:  # noqa: A002
+    """determine whether pages are resident in memory"""
+    if start & ~PAGE_MASK:
+        raise KernelError(Errno.EINVAL)
+    if not access_ok(start, len):
+        raise KernelError(Errno.ENOMEM)
+    pages = (len >> PAGE_SHIFT) + (1 if len & (PAGE_SIZE - 1) else 0)
+    if not access_ok(vec, pages):
+        raise KernelError(Errno.EFAULT)
+    out = bytearray()
+    mm = t.mm
+    for i in range(pages):
+        addr = start + (i << PAGE_SHIFT)
+        vma = mm.vma_at(addr)
+        if vma is None:
+            raise KernelError(Errno.ENOMEM)
+        out.append(1 if (addr >> PAGE_SHIFT) in mm.pt or vma.file is not None else 0)
+    copy_to_user(t.mm, vec, bytes(out))
+    return 0

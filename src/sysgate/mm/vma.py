@@ -1,0 +1,156 @@
+"""Virtual memory areas and what backs them.
+
+Counterpart: include/linux/mm_types.h (struct vm_area_struct) and mm/vma.c. A Vma is a
+page-aligned range [start, end) with one protection, its flags, and its backing: none
+(anonymous memory), a private view of a file (pages copied in on first touch), or a
+shared view of a file (the file's own pages, through a host mapping).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from sysgate.mm.physmem import PAGE_SHIFT, PAGE_SIZE, PhysMem
+from sysgate.uapi.mman import PROT_EXEC, PROT_READ, PROT_WRITE
+
+# vm_flags bits we keep (include/linux/mm.h); the names are the kernel's.
+VM_SHARED = 0x00000008
+VM_MAYREAD = 0x00000010
+VM_MAYWRITE = 0x00000020
+VM_MAYEXEC = 0x00000040
+VM_MAYSHARE = 0x00000080
+VM_GROWSDOWN = 0x00000100
+VM_DONTEXPAND = 0x00040000
+VM_ACCOUNT = 0x00100000
+VM_NORESERVE = 0x00200000
+VM_LOCKED = 0x00002000
+
+
+class MappedFile:
+    """A host file that VMAs map (the kernel's vm_file), shared by every VMA of it.
+
+    Holds its own host descriptor, so the guest closing its fd does not end the
+    mapping, as on Linux. `path`, `dev` and `ino` are what /proc/PID/maps prints.
+    """
+
+    def __init__(self, hostfd: int, path: str, writable: bool) -> None:
+        st = os.fstat(hostfd)
+        self.fd = os.dup(hostfd)
+        self.path = path
+        self.dev = st.st_dev
+        self.ino = st.st_ino
+        self.writable = writable
+        self.refs = 0
+
+    def get(self) -> MappedFile:
+        self.refs += 1
+        return self
+
+    def put(self) -> None:
+        self.refs -= 1
+        if self.refs == 0:
+            os.close(self.fd)
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def read_page(self, offset: int) -> bytes:
+        """The page of the file at `offset` (short at end of file)."""
+        return os.pread(self.fd, PAGE_SIZE, offset)
+
+
+class SharedRegion:
+    """A host MAP_SHARED mapping of a file range, used as physical frames.
+
+    Several VMAs may point into one region after splits; the region is released when
+    the last of them goes.
+    """
+
+    def __init__(self, phys: PhysMem, file: MappedFile, offset: int, length: int) -> None:
+        self.phys = phys
+        self.offset = offset  # file offset of the first frame
+        self.length = length
+        self.base_pfn = phys.map_file(file.fd, offset, length, file.writable)
+        self.refs = 0
+
+    def get(self) -> SharedRegion:
+        self.refs += 1
+        return self
+
+    def put(self) -> None:
+        self.refs -= 1
+        if self.refs == 0:
+            self.phys.unmap_file(self.base_pfn)
+
+    def pfn_at(self, file_offset: int) -> int:
+        return self.base_pfn + ((file_offset - self.offset) >> PAGE_SHIFT)
+
+
+@dataclass(slots=True)
+class Vma:
+    """One mapping: [start, end), protection, flags and backing."""
+
+    start: int
+    end: int
+    prot: int
+    flags: int = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
+    file: MappedFile | None = None
+    pgoff: int = 0  # file offset of `start`, in bytes
+    region: SharedRegion | None = None
+    name: str = field(default="")  # "[heap]", "[stack]", ... for /proc/PID/maps
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.flags & VM_SHARED)
+
+    @property
+    def growsdown(self) -> bool:
+        return bool(self.flags & VM_GROWSDOWN)
+
+    def file_offset(self, addr: int) -> int:
+        return self.pgoff + (addr - self.start)
+
+    def hold(self) -> Vma:
+        """Take references on the backing (a new VMA over it was made)."""
+        if self.file is not None:
+            self.file.get()
+        if self.region is not None:
+            self.region.get()
+        return self
+
+    def release(self) -> None:
+        """Drop this VMA's references on its backing."""
+        if self.region is not None:
+            self.region.put()
+        if self.file is not None:
+            self.file.put()
+
+    def split_at(self, addr: int) -> Vma:
+        """Cut this VMA at `addr`; return the upper part (self keeps the lower)."""
+        upper = Vma(
+            addr, self.end, self.prot, self.flags, self.file,
+            self.file_offset(addr), self.region, self.name,
+        ).hold()
+        self.end = addr
+        return upper
+
+    def can_merge(self, nxt: Vma) -> bool:
+        """Whether `nxt`, starting where this one ends, can become one VMA with it."""
+        return (
+            self.end == nxt.start
+            and self.prot == nxt.prot
+            and self.flags == nxt.flags
+            and self.file is nxt.file
+            and self.region is nxt.region
+            and self.name == nxt.name
+            and (self.file is None or self.file_offset(self.end) == nxt.pgoff)
+        )
+
+
+def uc_perms(prot: int) -> int:
+    """The access a page with `prot` grants on x86: any of R/W/X implies read."""
+    perms = prot & (PROT_WRITE | PROT_EXEC)
+    if prot & (PROT_READ | PROT_WRITE | PROT_EXEC):
+        perms |= PROT_READ
+    return perms
