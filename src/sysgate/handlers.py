@@ -6,7 +6,20 @@ registered.
 """
 
 from sysgate.arch.x86_64 import sys_prctl as _arch_prctl  # noqa: F401
-from sysgate.fs import sys_fcntl, sys_open, sys_read_write, sys_stat  # noqa: F401
+from sysgate.fs import (  # noqa: F401
+    sys_attr,
+    sys_cwd,
+    sys_fcntl,
+    sys_namei,
+    sys_open,
+    sys_pipe,
+    sys_read_write,
+    sys_readdir,
+    sys_splice,
+    sys_stat,
+    sys_statfs,
+    sys_sync,
+)
 from sysgate.kernel import (  # noqa: F401
     sys_exit,
     sys_futex,
