@@ -53,9 +53,15 @@ def make_task(cwd: Path, stdio: tuple[int, int, int] | None = None) -> Task:
 
 @pytest.fixture
 def task(tmp_path: Path) -> Iterator[Task]:
-    """A task whose cwd is tmp_path, with stdio on /dev/null and test memory mapped."""
+    """A task whose cwd is tmp_path, with stdio on /dev/null and test memory mapped.
+
+    The host umask is 0 while it exists, as while a guest runs: handlers apply the
+    guest's umask (t.fs.umask) themselves.
+    """
     t = make_task(tmp_path)
+    old_umask = os.umask(0)
     yield t
+    os.umask(old_umask)
     t.kernel.shutdown()
 
 

@@ -184,15 +184,21 @@ class Kernel:
         from sysgate.kernel.exec import do_execve
 
         t = self.create_init_task(stdio)
+        # The guest's umask is kept by the kernel (t.fs.umask) and applied by the handlers;
+        # the host's must not mask modes a second time.
+        host_umask = os.umask(0)
         cpu = self.start_cpu(t.mm)
         try:
             exe = do_execve(t, filename or argv[0], argv, envp)
         except KernelError as exc:
+            os.umask(host_umask)
+            self.shutdown()
             raise exec_error(filename or argv[0], exc.errno) from None
         cpu.set_regs({"rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
         try:
             self._loop(exe.entry)
         finally:
+            os.umask(host_umask)
             self.shutdown()
         assert self.exit_status is not None
         return self.exit_status
