@@ -34,6 +34,12 @@ ffi.cdef(
     int uc_reg_write(uc_engine *uc, int regid, const void *value);
     int uc_reg_read_batch(uc_engine *uc, int *regs, void **vals, int count);
     int uc_reg_write_batch(uc_engine *uc, int *regs, void *const *vals, int count);
+    typedef struct uc_context uc_context;
+    int uc_context_alloc(uc_engine *uc, uc_context **context);
+    int uc_context_save(uc_engine *uc, uc_context *context);
+    int uc_context_restore(uc_engine *uc, uc_context *context);
+    size_t uc_context_size(uc_engine *uc);
+    int uc_context_free(uc_context *context);
     """
 )
 
