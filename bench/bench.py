@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""sysgate's speed figures: startup, a system call round trip, I/O, compute.
+
+    python3 bench/bench.py            # all figures, as a Markdown table
+    python3 bench/bench.py --quick    # smaller N, for a quick look
+
+Each figure is the median of several runs; per-call costs subtract a run with N = 0
+from a run with N calls, so process start-up cancels out. Native runs and, when Debian's
+qemu-user is installed, qemu-x86_64 runs are measured alongside. The results belong in
+docs/performance.md with the date and machine; they are never asserted by a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SYSGATE = [sys.executable, "-m", "sysgate", "run"]
+
+
+def build(out: Path) -> Path:
+    exe = out / "bench"
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(exe), str(HERE / "bench.c")], check=True)
+    return exe
+
+
+def timed(cmd: list[str], repeat: int) -> float:
+    """Median wall time of `cmd` in seconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def per_call(prefix: list[str], args: list[str], n: int, repeat: int) -> float:
+    """Seconds per call: (time with n calls - time with none) / n."""
+    base = timed(prefix + args + ["0"], repeat)
+    full = timed(prefix + args + [str(n)], repeat)
+    return max(full - base, 0.0) / n
+
+
+def runners(exe: Path) -> dict[str, list[str]]:
+    out = {"native": [str(exe)], "sysgate": SYSGATE + [str(exe)]}
+    qemu = shutil.which("qemu-x86_64") or shutil.which("qemu-x86_64-static")
+    if qemu:
+        out["qemu-user"] = [qemu, str(exe)]
+    return out
+
+
+def bare_unicorn_compute(exe: Path, n: int, tlb_virtual: bool) -> float:
+    """Run the compiled work(n) on a bare Unicorn with no hooks: the engine's own speed."""
+    import unicorn as uc
+    from unicorn import x86_const as x
+
+    from sysgate.exec.elf import PT_LOAD, parse_elf
+
+    data = exe.read_bytes()
+    elf = parse_elf(data)
+    sym = subprocess.run(["nm", str(exe)], capture_output=True, text=True, check=True).stdout
+    work = next(int(line.split()[0], 16) for line in sym.splitlines() if line.endswith(" work"))
+    mu = uc.Uc(uc.UC_ARCH_X86, uc.UC_MODE_64)
+    if tlb_virtual:
+        mu.ctl_set_tlb_mode(uc.UC_TLB_VIRTUAL)
+    for ph in elf.phdrs:
+        if ph.type != PT_LOAD:
+            continue
+        start = ph.vaddr & ~0xFFF
+        end = (ph.vaddr + ph.memsz + 0xFFF) & ~0xFFF
+        mu.mem_map(start, end - start, uc.UC_PROT_ALL)
+        mu.mem_write(ph.vaddr, data[ph.offset : ph.offset + ph.filesz])
+    stack, ret = 0x7FF000000000, 0x7FF000100000
+    mu.mem_map(stack, 0x100000)
+    mu.mem_map(ret, 0x1000)
+    mu.mem_write(ret, b"\xf4")
+    mu.reg_write(x.UC_X86_REG_RSP, stack + 0xFF000)
+    mu.mem_write(stack + 0xFF000, ret.to_bytes(8, "little"))
+    mu.reg_write(x.UC_X86_REG_RDI, n)
+    start_t = time.perf_counter()
+    mu.emu_start(work, ret)
+    return time.perf_counter() - start_t
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    ns = p.parse_args()
+    repeat = 3 if ns.quick else 5
+    n_calls = 100_000 if ns.quick else 1_000_000
+    n_writes = 50_000 if ns.quick else 200_000
+    n_compute = 5_000_000 if ns.quick else 20_000_000
+    rows: list[tuple[str, dict[str, str]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build(Path(tmp))
+        run = runners(exe)
+        startup = {k: timed(v + ["none"], repeat) for k, v in run.items()}
+        rows.append(("startup of a static hello (s)", {k: f"{v:.3f}" for k, v in startup.items()}))
+        getpid = {k: per_call(v, ["getpid"], n_calls, repeat) for k, v in run.items()}
+        rows.append(("getpid round trip (µs)", {k: f"{v * 1e6:.2f}" for k, v in getpid.items()}))
+        write1 = {k: per_call(v, ["write1"], n_writes, repeat) for k, v in run.items()}
+        rows.append(("write() of 1 byte (µs)", _with_ratio(write1, 1e6)))
+        fio = {k: timed(v + ["fileio", str(Path(tmp) / f"f-{k}")], repeat) - startup[k] for k, v in run.items()}
+        rows.append(("8 MiB file I/O in 4 KiB chunks (s)", _with_ratio(fio, 1.0, "{:.3f}")))
+        comp = {k: per_call(v, ["compute"], n_compute, repeat) * n_compute for k, v in run.items()}
+        comp["bare unicorn, default TLB"] = bare_unicorn_compute(exe, n_compute, False)
+        comp["bare unicorn, virtual TLB"] = bare_unicorn_compute(exe, n_compute, True)
+        rows.append((f"compute loop, {n_compute:,} iterations (s)", _with_ratio(comp, 1.0, "{:.2f}")))
+    cols = ["native", "sysgate", "qemu-user", "bare unicorn, default TLB", "bare unicorn, virtual TLB"]
+    cols = [c for c in cols if any(c in r for _, r in rows)]
+    print(f"machine: {os.cpu_count()} CPUs, {os.uname().release}, Python {sys.version.split()[0]}")
+    print("| figure | " + " | ".join(cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for name, r in rows:
+        print(f"| {name} | " + " | ".join(r.get(c, "") for c in cols) + " |")
+    return 0
+
+
+def _with_ratio(values: dict[str, float], scale: float, fmt: str = "{:.2f}") -> dict[str, str]:
+    native = values.get("native") or 0.0
+    out = {}
+    for k, v in values.items():
+        text = fmt.format(v * scale)
+        if native and k != "native":
+            text += f" ({v / native:.0f}x)" if v / native >= 10 else f" ({v / native:.1f}x)"
+        out[k] = text
+    return out
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent / "src"))
+    sys.exit(main())
