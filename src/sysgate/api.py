@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sysgate.kernel.kernel import ExitStatus, Kernel
 
 StrOrBytes = str | bytes
+Environ = Mapping[str, str] | Mapping[bytes, bytes] | Mapping[StrOrBytes, StrOrBytes]
 
 
 def _b(s: StrOrBytes) -> bytes:
@@ -33,16 +34,17 @@ class RunResult:
     status: ExitStatus
 
 
-def guest_environ(env: Mapping[StrOrBytes, StrOrBytes] | None) -> list[bytes]:
+def guest_environ(env: Environ | None) -> list[bytes]:
     """The guest's environment: `env`, or sysgate's own when None."""
-    source: Mapping[StrOrBytes, StrOrBytes] = os.environb if env is None else env
-    return [_b(k) + b"=" + _b(v) for k, v in source.items()]
+    if env is None:
+        return [k + b"=" + v for k, v in os.environb.items()]
+    return [_b(k) + b"=" + _b(v) for k, v in env.items()]
 
 
 def run(
     argv: Sequence[StrOrBytes],
     *,
-    env: Mapping[StrOrBytes, StrOrBytes] | None = None,
+    env: Environ | None = None,
     stdin: bytes | int | None = None,
     capture_output: bool = False,
     kernel: Kernel | None = None,
@@ -66,7 +68,7 @@ def run(
 
         def feed() -> None:
             try:
-                os.write(w, data) if len(data) < 65536 else _write_all(w, data)
+                _write_all(w, data)
             except BrokenPipeError:
                 pass
             finally:

@@ -8,7 +8,6 @@ SYSGATE_DEBUG=1 to see the traceback of an internal error).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -71,25 +70,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 
 def cmd_syscalls(ns: argparse.Namespace) -> int:
-    from sysgate.tables.tbl import LINUX_RELEASE, x86_64_table
+    from sysgate.tables.listing import render_json, render_text
+    from sysgate.tables.tbl import x86_64_table
 
     table = x86_64_table()
-    rows = [
-        {"nr": s.nr, "name": s.name, "entry": s.entry, "support": s.support.value, "note": s.note}
-        for s in sorted(table.slots.values(), key=lambda s: s.nr)
-    ]
-    if ns.json:
-        print(json.dumps({"abi": "x86_64", "linux": LINUX_RELEASE, "syscalls": rows}, indent=1))
-        return 0
-    out = [f"# x86_64 system calls (table of Linux {LINUX_RELEASE})"]
-    for r in rows:
-        line = f"{r['nr']:4d}  {r['name']:<24} {r['entry']:<28} {r['support']}"
-        if r["support"] == "partial" and r["note"]:
-            line += f"  ({r['note']})"
-        out.append(line.rstrip())
-    counts = {k: sum(1 for r in rows if r["support"] == k) for k in ("full", "partial", "missing")}
-    out.append(f"# {counts['full']} full, {counts['partial']} partial, {counts['missing']} missing")
-    print("\n".join(out))
+    sys.stdout.write(render_json(table) if ns.json else render_text(table))
     return 0
 
 

@@ -34,7 +34,7 @@ class GuestFault(Exception):
     of a file mapping, which Linux reports as SIGBUS.
     """
 
-    __slots__ = ("addr", "access", "mapped", "bus")
+    __slots__ = ("access", "addr", "bus", "mapped")
 
     def __init__(self, addr: int, access: int, mapped: bool, bus: bool = False) -> None:
         super().__init__(addr, access, mapped, bus)

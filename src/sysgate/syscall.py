@@ -108,7 +108,7 @@ def compile_stub(spec: SyscallSpec, word_bits: int) -> Stub:
     exprs = [_decode_expr(i + 1, p.arg, word_bits) for i, p in enumerate(spec.params)]
     src = f"def __stub_{spec.symbol}(t, r):\n    return fn(t{''.join(', ' + e for e in exprs)})\n"
     namespace: dict[str, Any] = {"fn": spec.fn}
-    exec(compile(src, f"<syscall stub {spec.symbol}>", "exec"), namespace)
+    exec(compile(src, f"<syscall stub {spec.symbol}>", "exec"), namespace)  # noqa: S102 - our own generated stub
     stub: Stub = namespace[f"__stub_{spec.symbol}"]
     return stub
 
@@ -127,7 +127,7 @@ def _param_args(fn: Handler) -> tuple[Param, ...]:
         if isinstance(ann, str):
             try:
                 ann = eval(ann, fn.__globals__)  # noqa: S307 - the handler's own annotation
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to resolve is a declaration error
                 raise SyscallDeclarationError(
                     f"{where}: cannot resolve the type of {p.name!r}: {exc}"
                 ) from None
@@ -142,12 +142,12 @@ def _param_args(fn: Handler) -> tuple[Param, ...]:
         raise SyscallDeclarationError(
             f"{where}: a system call takes at most {MAX_ARGS} arguments, not {len(out)}"
         )
-    names = {p.name for p in out}
-    for p in out:
-        size = getattr(p.arg, "size", None)
+    names = {q.name for q in out}
+    for q in out:
+        size = getattr(q.arg, "size", None)
         if size not in (None, "ret") and size not in names:
             raise SyscallDeclarationError(
-                f"{where}: {p.name!r} names its size parameter {size!r}, which is not declared"
+                f"{where}: {q.name!r} names its size parameter {size!r}, which is not declared"
             )
     return tuple(out)
 

@@ -102,7 +102,6 @@ class UnicornCpu:
         nregs = len(_SYSCALL_REGS)
         cpu = self
 
-        @ffi.callback("void(uc_engine *, void *)")
         def syscall_hook(handle: Any, user_data: Any) -> None:
             # The hot path: one batched read, the kernel's entry, one batched write.
             try:
@@ -119,7 +118,6 @@ class UnicornCpu:
             except BaseException as exc:  # noqa: BLE001 - carried out of the C callback
                 cpu._fail(exc)
 
-        @ffi.callback("bool(uc_engine *, uint64_t, int, uc_tlb_entry *, void *)")
         def tlb_fill(handle: Any, vaddr: int, access_type: int, result: Any, user_data: Any) -> bool:
             try:
                 pte = cpu.mm.fill(vaddr, 1 << (access_type - 16))
@@ -132,7 +130,6 @@ class UnicornCpu:
             result.perms = pte & 7
             return True
 
-        @ffi.callback("void(uc_engine *, uint32_t, void *)")
         def intr_hook(handle: Any, intno: int, user_data: Any) -> None:
             try:
                 if cpu.on_interrupt is not None and cpu.on_interrupt(intno):
@@ -142,12 +139,15 @@ class UnicornCpu:
             except BaseException as exc:  # noqa: BLE001
                 cpu._fail(exc)
 
-        self._keep += [syscall_hook, tlb_fill, intr_hook]
+        c_syscall = ffi.callback("void(uc_engine *, void *)", syscall_hook)
+        c_fill = ffi.callback("bool(uc_engine *, uint64_t, int, uc_tlb_entry *, void *)", tlb_fill)
+        c_intr = ffi.callback("void(uc_engine *, uint32_t, void *)", intr_hook)
+        self._keep += [c_syscall, c_fill, c_intr]
         hh = ffi.new("uc_hook *")
-        check(lib.uc_hook_add(uc, hh, UC_HOOK_TLB_FILL, tlb_fill, ffi.NULL, 1, 0))
-        check(lib.uc_hook_add(uc, hh, UC_HOOK_INSN, syscall_hook, ffi.NULL, 1, 0,
+        check(lib.uc_hook_add(uc, hh, UC_HOOK_TLB_FILL, c_fill, ffi.NULL, 1, 0))
+        check(lib.uc_hook_add(uc, hh, UC_HOOK_INSN, c_syscall, ffi.NULL, 1, 0,
                               ffi.cast("int", UC_X86_INS_SYSCALL)))
-        check(lib.uc_hook_add(uc, hh, UC_HOOK_INTR, intr_hook, ffi.NULL, 1, 0))
+        check(lib.uc_hook_add(uc, hh, UC_HOOK_INTR, c_intr, ffi.NULL, 1, 0))
 
     def _fail(self, exc: BaseException) -> None:
         if self._error is None:

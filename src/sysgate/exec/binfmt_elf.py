@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
 from sysgate.exec.elf import (
-    ET_DYN, PF_R, PF_W, PF_X, PT_GNU_STACK, PT_INTERP, ElfFile, Phdr, maximum_alignment, parse_elf,
+    ET_DYN,
+    PF_R,
+    PF_W,
+    PF_X,
+    PT_GNU_STACK,
+    PT_INTERP,
+    ElfFile,
+    Phdr,
+    maximum_alignment,
+    parse_elf,
     total_mapping_size,
 )
 from sysgate.exec.stack import create_elf_tables, setup_stack

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 from sysgate.errors import KernelError
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.fcntl import (
-    O_ACCMODE, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+    O_ACCMODE,
+    O_CLOEXEC,
+    O_CREAT,
+    O_EXCL,
+    O_NOCTTY,
+    O_PATH,
+    O_RDONLY,
+    O_RDWR,
+    O_TRUNC,
+    O_WRONLY,
 )
 
 if TYPE_CHECKING:

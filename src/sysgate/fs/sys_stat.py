@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import STATX_SIZE, pack_stat, pack_statx
-from sysgate.argtypes import Arg, DirFd, Fd, Int, Path, UserPtr, OUT, struct_out
+from sysgate.argtypes import OUT, Arg, DirFd, Fd, Int, Path, UserPtr, struct_out
 from sysgate.errors import KernelError
 from sysgate.fs.file import File, Kstat
 from sysgate.fs.namei import HostPath, lookup
@@ -138,6 +138,7 @@ def sys_statx(t: Task, dfd: DirFd, filename: Path, flags: StatxFlags, mask: Stat
         raise KernelError(Errno.EINVAL)
     if flags & o.AT_STATX_SYNC_TYPE == o.AT_STATX_SYNC_TYPE:
         raise KernelError(Errno.EINVAL)
+    raw: bytes | None
     if fd_only:
         raw = _statx_file(t.files.get(dfd), flags, mask)
     else:

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
-from sysgate.exec.binfmt_elf import BINPRM_BUF_SIZE, ExecImage, interp_path, load_elf_binary, parse_image, read_file_at
+from sysgate.exec.binfmt_elf import (
+    BINPRM_BUF_SIZE,
+    ExecImage,
+    interp_path,
+    load_elf_binary,
+    parse_image,
+    read_file_at,
+)
 from sysgate.exec.stack import check_limits
 from sysgate.fs.file import File
 from sysgate.fs.vfs import vfs_open
@@ -44,7 +51,7 @@ def open_exec(t: Task, dfd: int, name: bytes) -> File:
         if fd is None or not host_stat.S_ISREG(os.fstat(fd).st_mode):
             raise KernelError(Errno.EACCES)
         kwargs = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
-        if not os.access(f"/proc/self/fd/{fd}", os.X_OK, **kwargs):  # type: ignore[arg-type]
+        if not os.access(f"/proc/self/fd/{fd}", os.X_OK, **kwargs):
             raise KernelError(Errno.EACCES)
     except BaseException:
         file.get()
@@ -60,7 +67,7 @@ def _script(t: Task, file: File, filename: bytes, argv: list[bytes]) -> tuple[by
     if b"\n" not in head[2:] and len(head) == BINPRM_BUF_SIZE:
         # The interpreter name must end within the first BINPRM_BUF_SIZE bytes.
         rest = line.lstrip(b" \t")
-        if not rest or b" " not in rest and b"\t" not in rest:
+        if not rest or (b" " not in rest and b"\t" not in rest):
             raise KernelError(Errno.ENOEXEC)
     line = line.strip(b" \t")
     if not line:

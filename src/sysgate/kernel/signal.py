@@ -25,8 +25,8 @@ from sysgate.uapi.signal import (
     SIG_KERNEL_IGNORE_MASK,
     SIG_KERNEL_ONLY_MASK,
     SIG_KERNEL_STOP_MASK,
-    signame,
     sigmask,
+    signame,
 )
 
 if TYPE_CHECKING:

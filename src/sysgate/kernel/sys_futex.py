@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import Int, U32, UserPtr, INOUT, struct_in
+from sysgate.argtypes import INOUT, U32, Int, UserPtr, struct_in
 from sysgate.errors import KernelError, SysgateError
 from sysgate.kernel.sys_time import clock_now, get_timespec, timespec_valid
 from sysgate.mm.uaccess import access_ok, get_user_u32

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import Int, PidT, UserPtr, OUT
+from sysgate.argtypes import OUT, Int, PidT, UserPtr
 from sysgate.errors import KernelError
 from sysgate.mm.uaccess import copy_to_user, put_user_u32
 from sysgate.syscall import syscall

@@ -11,8 +11,8 @@ from __future__ import annotations
 import resource as host_resource
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import Int, PidT, UInt, struct_in, struct_out
 from sysgate.arch.x86_64.structs import RLIMIT, RUSAGE
+from sysgate.argtypes import Int, PidT, UInt, struct_in, struct_out
 from sysgate.errors import KernelError
 from sysgate.fs.fdtable import NR_OPEN
 from sysgate.mm.uaccess import copy_from_user, copy_to_user

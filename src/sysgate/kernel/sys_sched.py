@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import Int, PidT, UInt, UserPtr, IN, OUT
+from sysgate.argtypes import IN, OUT, Int, PidT, UInt, UserPtr
 from sysgate.errors import KernelError
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, put_user_u32
 from sysgate.syscall import syscall

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.arch.x86_64.structs import SIGACTION, SIGSET_SIZE, STACK_T
 from sysgate.argtypes import IN, OUT, Arg, Int, PidT, SizeT, UserPtr, struct_in, struct_out
 from sysgate.errors import KernelError
-from sysgate.kernel.signal import SigAction, recalc_sigpending, send_signal, sig_ignored, sig_kernel_only, valid_signal
+from sysgate.kernel.signal import (
+    SigAction,
+    recalc_sigpending,
+    send_signal,
+    sig_ignored,
+    sig_kernel_only,
+    valid_signal,
+)
 from sysgate.mm.uaccess import copy_from_user, copy_to_user
 from sysgate.syscall import Support, syscall
 from sysgate.uapi import signal as ls

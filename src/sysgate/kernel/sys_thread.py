@@ -11,7 +11,7 @@ import struct
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import ROBUST_LIST_HEAD_SIZE
-from sysgate.argtypes import Int, PidT, SizeT, U32, UserPtr, OUT, struct_in, struct_out
+from sysgate.argtypes import OUT, U32, Int, SizeT, UserPtr, struct_in, struct_out
 from sysgate.errors import KernelError
 from sysgate.mm.uaccess import access_ok, copy_to_user, put_user_u64
 from sysgate.syscall import Support, syscall

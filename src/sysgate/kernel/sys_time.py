@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.arch.x86_64.structs import TIMESPEC, TIMEVAL, TIMEZONE, TMS, pack_timespec, pack_timeval
-from sysgate.argtypes import ClockId, Int, UserPtr, OUT, struct_in, struct_out
+from sysgate.arch.x86_64.structs import TIMESPEC, TIMEZONE, TMS, pack_timespec, pack_timeval
+from sysgate.argtypes import OUT, ClockId, Int, UserPtr, struct_in, struct_out
 from sysgate.errors import KernelError
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, put_user_s64
 from sysgate.syscall import Support, syscall
@@ -54,7 +54,7 @@ def _cpu_clock(t: Task, clock: int) -> int:
     """A negative clockid names a CPU clock (posix-cpu-timers.c); EINVAL unless it is ours."""
     pid = ~(clock >> 3) if clock < 0 else 0
     kind = clock & 3
-    if kind == 3 or (pid and pid != t.pid and pid != t.tid):
+    if kind == 3 or (pid and pid not in (t.pid, t.tid)):
         raise KernelError(Errno.EINVAL)
     return time.CLOCK_PROCESS_CPUTIME_ID
 

@@ -32,7 +32,7 @@ class PtRegs:
     per call instead of copying nine registers.
     """
 
-    __slots__ = ("frame", "ax")
+    __slots__ = ("ax", "frame")
 
     def __init__(self) -> None:
         self.frame: list[int] = [0] * 9

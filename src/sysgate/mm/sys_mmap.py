@@ -106,7 +106,7 @@ def sys_madvise(t: Task, start: Addr, len_in: SizeT, behavior: Int) -> int:
     if start & ~PAGE_MASK:
         raise KernelError(Errno.EINVAL)
     length = page_align(len_in)
-    if len_in and not length or length >= 1 << 64:
+    if (len_in and not length) or length >= 1 << 64:
         raise KernelError(Errno.EINVAL)
     end = start + length
     if end >= 1 << 64:
