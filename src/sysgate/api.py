@@ -97,7 +97,7 @@ def run(
     for th in threads:
         th.start()
     try:
-        status = kernel.run(args, guest_environ(env), (fd0, fd1, fd2),
+        status = kernel.run(args, guest_environ(env if env is not None else kernel.env), (fd0, fd1, fd2),
                             _b(executable) if executable is not None else None)
     finally:
         for fd in closers:

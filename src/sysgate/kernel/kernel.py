@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sysgate.arch.x86_64.abi import X86_64
 from sysgate.cpu.base import X86_TRAP_BP, X86_TRAP_DB, X86_TRAP_DE, X86_TRAP_MF, X86_TRAP_XF, Stop, StopKind
 from sysgate.errors import KernelError, SysgateError
+from sysgate.exec.elf import describe_machine
 from sysgate.fs.fdtable import FdTable
 from sysgate.fs.hostfs import HostFile
 from sysgate.host import fd_path, status_flags_from_host
@@ -83,18 +84,28 @@ class Kernel:
     def __init__(
         self,
         *,
+        env: dict[bytes, bytes] | None = None,
         memory_limit: int | None = None,
         rlimits: dict[int, tuple[int, int]] | None = None,
-        strict: bool = False,
     ) -> None:
+        """A kernel, configured before it runs anything.
+
+        `env` is the environment programs get when a run names none (default: sysgate's
+        own); `memory_limit` caps the guest memory in bytes (default: the host's RAM);
+        `rlimits` overrides the resource limits the first process starts with (default:
+        sysgate's own, as a child would inherit them). A Kernel can run several programs
+        one after the other; its table (with any user system calls) and configuration
+        persist, the processes and memory of a run do not.
+        """
         self.table64: SyscallTable = x86_64_table()
+        self.env = env
         if memory_limit is None:
             memory_limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        self.memory_limit = memory_limit
         self.phys = PhysMem(memory_limit)
         self.rlimits = host_rlimits()
         for res, value in (rlimits or {}).items():
             self.rlimits[res] = value
-        self.strict = strict  # re-raise sysgate's own errors (tests) instead of reporting them
         self.tasks: dict[int, Task] = {}
         self.next_pid = FIRST_PID
         self.cpu: UnicornCpu | None = None
@@ -183,6 +194,10 @@ class Kernel:
         """Run a program to completion; SysgateError for what stops it from starting."""
         from sysgate.kernel.exec import do_execve
 
+        if self.phys.closed:
+            self.phys = PhysMem(self.memory_limit)
+        self.exit_status = None
+        self.next_pid = FIRST_PID
         t = self.create_init_task(stdio)
         # The guest's umask is kept by the kernel (t.fs.umask) and applied by the handlers;
         # the host's must not mask modes a second time.
@@ -285,5 +300,13 @@ def exec_error(filename: bytes, errno: Errno) -> SysgateError:
             return SysgateError(f"{name}: cannot execute: required file not found", 127)
         return SysgateError(f"{name}: No such file or directory", 127)
     if errno == Errno.ENOEXEC:
-        return SysgateError(f"{name}: cannot execute binary file: Exec format error", 126)
+        detail = ""
+        try:
+            with open(filename, "rb") as f:
+                head = f.read(64)
+            if head.startswith(b"\x7fELF"):
+                detail = f" (a {describe_machine(head)} program; sysgate runs x86-64 programs)"
+        except OSError:
+            pass
+        return SysgateError(f"{name}: cannot execute binary file: Exec format error{detail}", 126)
     return SysgateError(f"{name}: {errno.message}", 126)

@@ -27,6 +27,30 @@ CHUNK_SIZE = 1 << CHUNK_SHIFT
 PFN_CHUNK_SHIFT = CHUNK_SHIFT - PAGE_SHIFT
 PFN_IN_CHUNK = (1 << PFN_CHUNK_SHIFT) - 1
 _MAP_NORESERVE = 0x4000  # not exported by Python's mmap module
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc_mmap = _libc.mmap
+_libc_mmap.restype = ctypes.c_void_p
+_libc_mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc_munmap = _libc.munmap
+_libc_munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class _HostMapping:
+    """A host mapping made with the C library's mmap (Python's refuses to map past EOF)."""
+
+    def __init__(self, addr: int, length: int) -> None:
+        self.addr = addr
+        self.length = length
+        self.buffer = (ctypes.c_char * length).from_address(addr)
+
+    def madvise(self, option: int, start: int, length: int) -> None:
+        _libc.madvise(ctypes.c_void_p(self.addr + start), ctypes.c_size_t(length), option)
+
+    def close(self) -> None:
+        if self.length:
+            _libc_munmap(self.addr, self.length)
+            self.length = 0
 
 
 def page_align(n: int) -> int:
@@ -39,7 +63,7 @@ class Chunk:
     """One host mapping used as physical memory, at physical address `index << 30`."""
 
     index: int
-    mem: mmap.mmap
+    mem: mmap.mmap | _HostMapping
     view: memoryview
     host_addr: int
     size: int
@@ -66,15 +90,19 @@ class PhysMem:
         self._bump_end = 0
         self.allocated = 0  # anonymous frames in use
         self.code_pfns: set[int] = set()  # frames the CPU has fetched code from
+        self.closed = False
 
     # -- chunks -----------------------------------------------------------------
 
-    def _add_chunk(self, mem: mmap.mmap, size: int, anon: bool) -> Chunk:
+    def _add_chunk(self, mem: mmap.mmap | _HostMapping, size: int, anon: bool) -> Chunk:
         nchunks = (size + CHUNK_SIZE - 1) >> CHUNK_SHIFT
         index = self._next_index
         self._next_index += nchunks
-        host_addr = ctypes.addressof(ctypes.c_char.from_buffer(mem))
-        chunk = Chunk(index, mem, memoryview(mem), host_addr, size, anon)
+        if isinstance(mem, _HostMapping):
+            host_addr, view = mem.addr, memoryview(mem.buffer).cast("B")
+        else:
+            host_addr, view = ctypes.addressof(ctypes.c_char.from_buffer(mem)), memoryview(mem)
+        chunk = Chunk(index, mem, view, host_addr, size, anon)
         for i in range(nchunks):
             self.chunks[index + i] = chunk
         for listener in self.listeners:
@@ -88,9 +116,17 @@ class PhysMem:
             listener(chunk)
 
     def map_file(self, fd: int, offset: int, length: int, writable: bool) -> int:
-        """Map `length` bytes of host file `fd` at `offset` shared; return its first pfn."""
+        """Map `length` bytes of host file `fd` at `offset` shared; return its first pfn.
+
+        The range may run past the end of the file, as on Linux; the page-fault path
+        never lets the guest touch a page past the end (SIGBUS instead), since the host
+        would raise SIGBUS in sysgate itself.
+        """
         prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
-        mem = mmap.mmap(fd, length, flags=mmap.MAP_SHARED, prot=prot, offset=offset)
+        addr = _libc_mmap(None, length, prot, mmap.MAP_SHARED, fd, offset)
+        if addr in (None, _MAP_FAILED):
+            raise OSError(ctypes.get_errno(), "mmap of a shared file mapping failed")
+        mem = _HostMapping(addr, length)
         return self._add_chunk(mem, length, anon=False).index << PFN_CHUNK_SHIFT
 
     def unmap_file(self, pfn: int) -> None:
@@ -155,3 +191,5 @@ class PhysMem:
             chunk.view.release()
             chunk.mem.close()
         self.chunks.clear()
+        self.free_pfns.clear()
+        self.closed = True
