@@ -47,8 +47,28 @@ def _find_program(name: str) -> str:
     return found
 
 
+def initial_environ() -> dict[bytes, bytes]:
+    """The environment sysgate was started with.
+
+    Python may change its own environment at start-up (PEP 538 sets LC_CTYPE when the
+    locale is C), so the guest gets the block the kernel gave sysgate, from
+    /proc/self/environ where there is one.
+    """
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            block = f.read()
+    except OSError:
+        return dict(os.environb)
+    env = {}
+    for item in block.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key:
+            env.setdefault(key, value)
+    return env
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
-    env = dict(os.environb)
+    env = initial_environ()
     for item in ns.env:
         key, sep, value = item.partition("=")
         if not sep or not key:
