@@ -8,8 +8,10 @@ errors come back as Linux errnos through sysgate.host.
 
 from __future__ import annotations
 
+import errno
 import fcntl as host_fcntl
 import os
+import struct
 import stat as host_stat
 import sys
 from typing import TYPE_CHECKING
@@ -244,10 +246,35 @@ def _dtype(entry: os.DirEntry[str]) -> int:
         return ls.DT_UNKNOWN
 
 
-def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path: str) -> HostFile:
-    """open() on the host (flags in Linux terms) and wrap the result."""
+def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path: str,
+              resolve: int = 0) -> HostFile:
+    """open() on the host (flags in Linux terms) and wrap the result.
+
+    `resolve` (openat2's RESOLVE_* flags) needs the host's openat2, which a Linux host
+    has; elsewhere it gives EOPNOTSUPP.
+    """
     try:
-        fd = os.open(path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, dir_fd=dirfd)
+        if resolve:
+            fd = _host_openat2(dirfd, path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, resolve)
+        else:
+            fd = os.open(path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, dir_fd=dirfd)
     except OSError as exc:
         raise kernel_error(exc) from None
     return HostFile(fd, flags, guest_path)
+
+
+_SYS_openat2 = 437
+
+
+def _host_openat2(dirfd: int | None, path: bytes, flags: int, mode: int, resolve: int) -> int:
+    import ctypes
+
+    if sys.platform != "linux":
+        raise OSError(errno.EOPNOTSUPP, "openat2 with RESOLVE_* flags needs a Linux host")
+    libc = ctypes.CDLL(None, use_errno=True)
+    how = struct.pack("<QQQ", flags, mode, resolve)
+    fd = libc.syscall(_SYS_openat2, -100 if dirfd is None else dirfd, path, how, len(how))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return int(fd)

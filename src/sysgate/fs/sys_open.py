@@ -64,9 +64,7 @@ def do_sys_openat2(t: Task, dfd: int, filename: int, flags: int, mode: int, reso
     flags = build_open_flags(flags, mode, resolve)
     name = getname(t.mm, filename)
     fd = t.files.alloc_fd(0, t.group.nofile())
-    if resolve:
-        raise KernelError(Errno.EOPNOTSUPP)  # see sys_openat2's note
-    file = vfs_open(t, dfd, name, flags, mode & ~t.fs.umask if flags & (o.O_CREAT | o.__O_TMPFILE) else 0)
+    file = vfs_open(t, dfd, name, flags, mode & ~t.fs.umask if flags & (o.O_CREAT | o.__O_TMPFILE) else 0, resolve)
     return t.files.install(fd, file, bool(flags & o.O_CLOEXEC))
 
 
@@ -99,9 +97,7 @@ def sys_creat(t: Task, pathname: Path, mode: ModeT) -> int:
     return do_sys_openat2(t, o.AT_FDCWD, pathname, *build_open_how(o.O_CREAT | o.O_WRONLY | o.O_TRUNC, mode))
 
 
-@syscall(support=Support.PARTIAL,
-         note="flags and mode as open(); a non-zero resolve field gives EOPNOTSUPP after "
-         "validation (the RESOLVE_* lookup restrictions are not implemented)")
+@syscall()
 def sys_openat2(t: Task, dfd: DirFd, filename: Path, how: OpenHow, usize: SizeT) -> int:
     """open and possibly create a file (extended)"""
     if usize < OPEN_HOW_SIZE_VER0:

@@ -18,7 +18,7 @@ from sysgate.fs.hostfs import HostFile, kstat_from_host, open_host
 from sysgate.fs.namei import HostPath, KernelPath, lookup
 from sysgate.host import kernel_error
 from sysgate.uapi.errno import Errno
-from sysgate.uapi.fcntl import O_DIRECTORY, O_NOFOLLOW, O_PATH
+from sysgate.uapi.fcntl import O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
 
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
@@ -44,11 +44,15 @@ def _guest_path(t: Task, where: HostPath) -> str:
     return os.path.normpath(os.path.join(base, path))
 
 
-def vfs_open(t: Task, dfd: int, name: bytes, flags: int, mode: int) -> File:
+def vfs_open(t: Task, dfd: int, name: bytes, flags: int, mode: int, resolve: int = 0) -> File:
     """Open `name` relative to `dfd` (Linux flags and mode; umask already applied)."""
     where = lookup(t, dfd, name)
     if isinstance(where, HostPath):
-        return open_host(where.dirfd, where.path, flags, mode, _guest_path(t, where))
+        return open_host(where.dirfd, where.path, flags, mode, _guest_path(t, where), resolve)
+    if resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS):
+        node = procfs.resolve(t, where.parts)
+        if node.kind == "link":
+            raise KernelError(Errno.ELOOP)
     node = procfs.resolve(t, where.parts)
     if node.kind == "link":
         if flags & O_NOFOLLOW and not flags & O_PATH:
