@@ -59,7 +59,7 @@ def initial_environ() -> dict[bytes, bytes]:
             block = f.read()
     except OSError:
         return dict(os.environb)
-    env = {}
+    env: dict[bytes, bytes] = {}
     for item in block.split(b"\0"):
         key, sep, value = item.partition(b"=")
         if sep and key:
