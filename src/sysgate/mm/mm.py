@@ -187,14 +187,18 @@ class Mm:
         """Give the PTEs of [start, end) the access `prot` allows (after mprotect)."""
         perms = uc_perms(prot)
         pt = self.pt
+        code = self.phys.code_pfns
+        lost_code = False
         first, last = start >> PAGE_SHIFT, end >> PAGE_SHIFT
         keys = range(first, last) if last - first <= len(pt) else list(pt)
         for vpn in keys:
             pte = pt.get(vpn)
             if pte is not None and first <= vpn < last:
                 pt[vpn] = (pte & PAGE_MASK) | perms
+                if not perms & EXEC and pte & EXEC and (pte >> PAGE_SHIFT) in code:
+                    lost_code = True
         self.mmu.flush_tlb()
-        if not prot & EXEC:
+        if lost_code:
             # Translated code of a page that is no longer executable must go too.
             self.mmu.flush_all_code()
 

@@ -87,7 +87,7 @@ class SharedRegion:
         return self.base_pfn + ((file_offset - self.offset) >> PAGE_SHIFT)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Vma:
     """One mapping: [start, end), protection, flags and backing."""
 
