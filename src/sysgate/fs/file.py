@@ -179,3 +179,8 @@ class File:
     @property
     def is_dir(self) -> bool:
         return False
+
+    @property
+    def is_pipe(self) -> bool:
+        """A FIFO or pipe: its data moves in whole pipe buffers (fs/pipe.c)."""
+        return False

@@ -11,8 +11,8 @@ from __future__ import annotations
 import errno
 import fcntl as host_fcntl
 import os
-import struct
 import stat as host_stat
+import struct
 import sys
 from typing import TYPE_CHECKING
 
@@ -193,6 +193,10 @@ class HostFile(File):
     @property
     def is_dir(self) -> bool:
         return host_stat.S_ISDIR(self._mode)
+
+    @property
+    def is_pipe(self) -> bool:
+        return host_stat.S_ISFIFO(self._mode)
 
     # -- directories --------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from sysgate.arch.x86_64.structs import IOVEC
 from sysgate.argtypes import IN, INOUT, Arg, BufIn, BufOut, Fd, LoffT, OffT, SizeT, ULong, UserPtr
 from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_PATH, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE, MAX_RW_COUNT, File
+from sysgate.mm.physmem import PAGE_SIZE
 from sysgate.mm.uaccess import access_ok, copy_from_user, copy_to_user, readable_prefix, writable_prefix
 from sysgate.syscall import syscall
 from sysgate.uapi.errno import Errno
@@ -39,14 +40,31 @@ def fdget(t: Task, fd: int) -> File:
     return file
 
 
+def pipe_prefix(reachable: int, wanted: int) -> int:
+    """What a pipe transfers when only `reachable` of `wanted` bytes of the buffer can be
+    touched: pipe_read and pipe_write copy whole pipe buffers (pages), and a buffer copied
+    in part is not transferred, so the count stops at the last whole page (EFAULT if none).
+    With the host holding the pipe, its buffers are taken to be page-sized.
+    """
+    if reachable >= wanted:
+        return wanted
+    whole = reachable - reachable % PAGE_SIZE
+    if not whole:
+        raise KernelError(Errno.EFAULT)
+    return whole
+
+
 def vfs_read(t: Task, f: File, buf: int, count: int, pos: int | None) -> int:
     """Read into user memory (vfs_read): `pos` None means the file's own offset."""
     if not f.f_mode & FMODE_READ:
         raise KernelError(Errno.EBADF)
     if not access_ok(buf, count):
         raise KernelError(Errno.EFAULT)
-    count = writable_prefix(t.mm, buf, min(count, MAX_RW_COUNT))
-    data = f.read(t, count) if pos is None else f.pread(t, count, pos)
+    count = min(count, MAX_RW_COUNT)
+    reachable = writable_prefix(t.mm, buf, count)
+    if f.is_pipe and reachable < count:
+        reachable = pipe_prefix(reachable, min(count, f.readable_bytes()))
+    data = f.read(t, reachable) if pos is None else f.pread(t, reachable, pos)
     copy_to_user(t.mm, buf, data)
     return len(data)
 
@@ -57,8 +75,11 @@ def vfs_write(t: Task, f: File, buf: int, count: int, pos: int | None) -> int:
         raise KernelError(Errno.EBADF)
     if not access_ok(buf, count):
         raise KernelError(Errno.EFAULT)
-    count = readable_prefix(t.mm, buf, min(count, MAX_RW_COUNT))
-    data = copy_from_user(t.mm, buf, count)
+    count = min(count, MAX_RW_COUNT)
+    reachable = readable_prefix(t.mm, buf, count)
+    if f.is_pipe:
+        reachable = pipe_prefix(reachable, count)
+    data = copy_from_user(t.mm, buf, reachable)
     return f.write(t, data) if pos is None else f.pwrite(t, data, pos)
 
 
@@ -129,14 +150,29 @@ def _prefix(t: Task, segs: list[tuple[int, int]], access: int) -> list[tuple[int
     return out
 
 
+def _trim(segs: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    out = []
+    for base, n in segs:
+        if limit <= 0:
+            break
+        out.append((base, min(n, limit)))
+        limit -= n
+    return out
+
+
 def do_readv(t: Task, f: File, vec: int, vlen: int, pos: int | None) -> int:
     if not f.f_mode & FMODE_READ:
         raise KernelError(Errno.EBADF)
     segs = import_iovec(t, vec, vlen)
-    if not sum(n for _, n in segs):
+    wanted = sum(n for _, n in segs)
+    if not wanted:
         return 0
     segs = _prefix(t, segs, 2)
-    data = f.read(t, sum(n for _, n in segs)) if pos is None else f.pread(t, sum(n for _, n in segs), pos)
+    reachable = sum(n for _, n in segs)
+    if f.is_pipe and reachable < wanted:
+        segs = _trim(segs, pipe_prefix(reachable, min(wanted, f.readable_bytes())))
+    total = sum(n for _, n in segs)
+    data = f.read(t, total) if pos is None else f.pread(t, total, pos)
     done = 0
     for base, n in segs:
         if done >= len(data):
@@ -150,9 +186,13 @@ def do_writev(t: Task, f: File, vec: int, vlen: int, pos: int | None) -> int:
     if not f.f_mode & FMODE_WRITE:
         raise KernelError(Errno.EBADF)
     segs = import_iovec(t, vec, vlen)
-    if not sum(n for _, n in segs):
+    wanted = sum(n for _, n in segs)
+    if not wanted:
         return 0
-    data = b"".join(copy_from_user(t.mm, base, n) for base, n in _prefix(t, segs, 1))
+    segs = _prefix(t, segs, 1)
+    if f.is_pipe:
+        segs = _trim(segs, pipe_prefix(sum(n for _, n in segs), wanted))
+    data = b"".join(copy_from_user(t.mm, base, n) for base, n in segs)
     return f.write(t, data) if pos is None else f.pwrite(t, data, pos)
 
 

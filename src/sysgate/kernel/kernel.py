@@ -304,8 +304,11 @@ def exec_error(filename: bytes, errno: Errno) -> SysgateError:
         try:
             with open(filename, "rb") as f:
                 head = f.read(64)
-            if head.startswith(b"\x7fELF"):
-                detail = f" (a {describe_machine(head)} program; sysgate runs x86-64 programs)"
+            machine = describe_machine(head)
+            # Name the architecture only when it is the reason: not for a truncated ELF
+            # header, nor for an x86-64 file execve rejects for another reason (an object file).
+            if head.startswith(b"\x7fELF") and len(head) >= 20 and machine != "64-bit x86-64":
+                detail = f" (a {machine} program; sysgate runs x86-64 programs)"
         except OSError:
             pass
         return SysgateError(f"{name}: cannot execute binary file: Exec format error{detail}", 126)
