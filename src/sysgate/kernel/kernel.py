@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import resource as host_resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from sysgate.kernel.signal import force_sig_fault, get_signal
 from sysgate.kernel.task import Cred, FsStruct, Task, ThreadGroup
 from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import PhysMem
+from sysgate.syscall import Handler, Support
 from sysgate.tables.tbl import SyscallTable, x86_64_table
 from sysgate.uapi import signal as sig
 from sysgate.uapi.errno import Errno
@@ -118,6 +120,28 @@ class Kernel:
         self.hwcap2 = 0
         self.minsigstksz = minsigstksz()
         self.exit_status: ExitStatus | None = None
+
+    # -- user system calls -------------------------------------------------------------
+
+    def syscall(
+        self, *, nr: int, name: str | None = None, replace: bool = False,
+        support: Support = Support.FULL, note: str = "",
+    ) -> Callable[[Handler], Handler]:
+        """Declare a system call at number `nr` of this kernel's x86-64 table.
+
+            k = sysgate.Kernel()
+
+            @k.syscall(nr=548)
+            def sys_add10(t: sysgate.Task, x: Int) -> int:
+                \"\"\"add ten to a number\"\"\"
+                return x + 10
+
+        The declaration is checked at once (types, at most six arguments); a number
+        Linux assigns is refused unless `replace=True`.
+        """
+        from sysgate.kernel.usersys import decorator
+
+        return decorator(self.table64, nr=nr, name=name, replace=replace, support=support, note=note)
 
     # -- lookups --------------------------------------------------------------------
 
