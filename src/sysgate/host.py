@@ -16,10 +16,14 @@ from sysgate.errors import KernelError
 from sysgate.uapi import fcntl as lf
 from sysgate.uapi.errno import Errno
 
+_HOST_ERRNO_ALIASES = {"ENOTSUP": "EOPNOTSUPP"}
+"""Host names Linux lacks: errno.errorcode names 95 ENOTSUP, glibc's alias of EOPNOTSUPP."""
+
 
 def errno_from_host(code: int) -> Errno:
     """The Linux errno for a host errno value."""
     name = host_errno_mod.errorcode.get(code)
+    name = _HOST_ERRNO_ALIASES.get(name or "", name)
     if name is not None and name in Errno.__members__:
         return Errno[name]
     return Errno.EIO

@@ -47,8 +47,15 @@ _DEV_LINKS = {b"/dev/stdin": b"0", b"/dev/stdout": b"1", b"/dev/stderr": b"2"}
 
 
 def _normalise(path: bytes) -> bytes:
-    """Collapse repeated and trailing slashes (not .. : the host resolves those)."""
-    parts = [p for p in path.split(b"/") if p and p != b"."]
+    """Collapse repeated slashes, "." and ".." (lexically: the names this is used for,
+    under /proc and /dev, are directories, not symbolic links)."""
+    parts: list[bytes] = []
+    for p in path.split(b"/"):
+        if p == b"..":
+            if parts:
+                parts.pop()
+        elif p and p != b".":
+            parts.append(p)
     return b"/" + b"/".join(parts)
 
 
@@ -71,7 +78,10 @@ def lookup(t: Task, dfd: int, name: bytes) -> Lookup:
         if norm == b"/dev/fd" or norm.startswith(b"/dev/fd/"):
             return KernelPath((b"self", b"fd") + tuple(norm.split(b"/")[3:]))
         if norm == b"/proc" or not norm.startswith(b"/proc/"):
-            return HostPath(None, name)
+            # A path that went through /proc/<pid>/.. is resolved lexically above; others,
+            # whose components may be symbolic links, are left to the host.
+            starts_in_proc = [p for p in name.split(b"/") if p and p != b"."][:1] == [b"proc"]
+            return HostPath(None, norm if starts_in_proc else name)
         parts = tuple(norm.split(b"/")[2:])
         first = parts[0]
         if first in (b"self", b"thread-self") or first == str(t.pid).encode():

@@ -10,11 +10,12 @@ guest's /proc/<pid> is absent (ENOENT) rather than the host's.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
-from sysgate.fs.file import Dirent, File, Kstat
+from sysgate.fs.file import FMODE_LSEEK, FMODE_PREAD, Dirent, File, Kstat
 from sysgate.uapi import stat as ls
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.fcntl import O_ACCMODE, O_RDONLY, SEEK_CUR, SEEK_END, SEEK_SET
@@ -43,6 +44,7 @@ class ProcFile(File):
 
     def __init__(self, content: bytes, path: str, ino: int) -> None:
         super().__init__(O_RDONLY, path)
+        self.f_mode |= FMODE_LSEEK | FMODE_PREAD
         self.content = content
         self.pos = 0
         self.ino = ino
@@ -69,9 +71,10 @@ class ProcFile(File):
 class ProcDir(File):
     """An open /proc/<pid> or /proc/<pid>/fd directory."""
 
-    def __init__(self, entries: list[tuple[bytes, int, int]], path: str, ino: int) -> None:
+    def __init__(self, list_entries: Callable[[], list[tuple[bytes, int, int]]], path: str, ino: int) -> None:
         super().__init__(O_RDONLY | 0o200000, path)
-        self.entries = [Dirent(i, n + 1, typ, name) for n, (name, i, typ) in enumerate(entries)]
+        self.list_entries = list_entries
+        self.entries: list[Dirent] = []
         self.pos = 0
         self.ino = ino
 
@@ -80,6 +83,11 @@ class ProcDir(File):
         return True
 
     def getdents(self) -> list[Dirent]:
+        # Listed when read, not when opened, as proc_readdir does: /proc/self/fd shows
+        # the descriptor of the directory being read.
+        if self.pos == 0 or not self.entries:
+            entries = self.list_entries()
+            self.entries = [Dirent(i, n + 1, typ, name) for n, (name, i, typ) in enumerate(entries)]
         return self.entries[self.pos :]
 
     def seek_dir(self, off: int) -> None:
@@ -170,14 +178,18 @@ def open_node(node: ProcNode, flags: int, path: str) -> File:
     task = node.task
     if node.kind == "dir":
         if node.name == b"fd":
-            entries = [(b".", node.ino, ls.DT_DIR), (b"..", node.ino, ls.DT_DIR)] + [
-                (str(fd).encode(), _ino(task, str(fd).encode()), ls.DT_LNK) for fd in sorted(task.files.files)
-            ]
+
+            def entries() -> list[tuple[bytes, int, int]]:
+                return [(b".", node.ino, ls.DT_DIR), (b"..", node.ino, ls.DT_DIR)] + [
+                    (str(fd).encode(), _ino(task, str(fd).encode()), ls.DT_LNK) for fd in sorted(task.files.files)
+                ]
         else:
-            entries = [(b".", node.ino, ls.DT_DIR), (b"..", 1, ls.DT_DIR)] + [
-                (name, _ino(task, name), {"link": ls.DT_LNK, "dir": ls.DT_DIR, "file": ls.DT_REG}[kind])
-                for name, kind in _PID_ENTRIES.items()
-            ]
+
+            def entries() -> list[tuple[bytes, int, int]]:
+                return [(b".", node.ino, ls.DT_DIR), (b"..", 1, ls.DT_DIR)] + [
+                    (name, _ino(task, name), {"link": ls.DT_LNK, "dir": ls.DT_DIR, "file": ls.DT_REG}[kind])
+                    for name, kind in _PID_ENTRIES.items()
+                ]
         return ProcDir(entries, path, node.ino)
     return ProcFile(_generate(task, node.name), path, node.ino)
 

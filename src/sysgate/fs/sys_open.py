@@ -15,7 +15,7 @@ from sysgate.errors import KernelError
 from sysgate.fs.vfs import vfs_open
 from sysgate.mm.physmem import PAGE_SIZE
 from sysgate.mm.uaccess import copy_from_user, getname
-from sysgate.syscall import Support, syscall
+from sysgate.syscall import syscall
 from sysgate.uapi import fcntl as o
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.stat import S_IALLUGO
