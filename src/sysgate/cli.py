@@ -14,6 +14,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from sysgate.api import guest_environ
 from sysgate.errors import SysgateError
@@ -31,10 +32,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="set a variable in the guest's environment")
     run.add_argument("--unset-env", action="append", default=[], metavar="NAME",
                      help="remove a variable from the guest's environment")
+    run.add_argument("--syscalls", action="append", default=[], metavar="FILE",
+                     help="a Python file declaring system calls with @kernel.syscall(nr=...)")
     run.add_argument("program", help="the program (searched in PATH if it has no '/')")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     sc = sub.add_parser("syscalls", help="list the x86-64 system call table and its support")
     sc.add_argument("--json", action="store_true", help="print JSON for tools")
+    sc.add_argument("--syscalls", action="append", default=[], metavar="FILE",
+                    help="include the system calls a Python file declares")
     return p
 
 
@@ -67,6 +72,25 @@ def initial_environ() -> dict[bytes, bytes]:
     return env
 
 
+def load_user_syscalls(kernel: Kernel, paths: list[str]) -> None:
+    """Run each file with `kernel` in its globals, so `@kernel.syscall(nr=...)` declares."""
+    from sysgate.syscall import SyscallDeclarationError
+
+    for path in paths:
+        try:
+            source = Path(path).read_text()
+        except OSError as exc:
+            raise SysgateError(f"--syscalls {path}: {exc.strerror}", 2) from None
+        scope = {"__name__": "__sysgate_syscalls__", "__file__": path, "kernel": kernel}
+        try:
+            exec(compile(source, path, "exec"), scope)  # noqa: S102 - the user's own declarations
+        except SyscallDeclarationError as exc:
+            raise SysgateError(f"--syscalls {path}: {exc}", 2) from None
+        except Exception as exc:  # noqa: BLE001 - any error in the user's file is reported in one line
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            raise SysgateError(f"--syscalls {path}:{where.lineno}: {type(exc).__name__}: {exc}", 2) from None
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
     env = initial_environ()
     for item in ns.env:
@@ -81,7 +105,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
     # The guest, not sysgate, reacts to Ctrl-C; until guest handlers exist, the default
     # action (terminate) is what a native program without a handler would get.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    status = Kernel().run(argv, guest_environ(env), (0, 1, 2), os.fsencode(path))
+    kernel = Kernel()
+    load_user_syscalls(kernel, ns.syscalls)
+    status = kernel.run(argv, guest_environ(env), (0, 1, 2), os.fsencode(path))
     if status.signal is not None:
         if status.signal not in (SIGINT, SIGPIPE):
             sys.stderr.write(describe(status.signal) + "\n")
@@ -91,9 +117,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 def cmd_syscalls(ns: argparse.Namespace) -> int:
     from sysgate.tables.listing import render_json, render_text
-    from sysgate.tables.tbl import x86_64_table
 
-    table = x86_64_table()
+    kernel = Kernel()
+    load_user_syscalls(kernel, ns.syscalls)
+    table = kernel.table64
     sys.stdout.write(render_json(table) if ns.json else render_text(table))
     return 0
 
