@@ -90,7 +90,9 @@ def _decode_expr(index: int, arg: Arg, word_bits: int) -> str:
     """Python source that turns raw register `index` into the declared C type."""
     reg = f"r[{index}]"
     bits = arg.bits or word_bits
-    if bits < word_bits:
+    if bits < 64:
+        # Also a word-sized type on a 32-bit ABI: the frame holds 64-bit registers, and the
+        # compat wrappers cast each one to 32 bits first (SC_IA32_REGS_TO_ARGS).
         reg = f"({reg} & {(1 << bits) - 1:#x})"
     if arg.signed:
         sign = 1 << (bits - 1)

@@ -259,10 +259,13 @@ class Mm:
     def expand_stack(self, vma: Vma, addr: int) -> bool:
         """Grow a VM_GROWSDOWN VMA down to `addr` if the stack limit and guard gap allow."""
         new_start = addr & PAGE_MASK
+        if new_start < self.mmap_min_addr:
+            return False  # expand_downwards: -EPERM below vm.mmap_min_addr
         if vma.end - new_start > self.stack_limit:
             return False
         prev = self.prev_vma(vma)
-        if prev is not None and prev.prot and new_start - prev.end < STACK_GUARD_GAP:
+        # The gap is kept only from an accessible VMA that is not itself a stack.
+        if prev is not None and not prev.growsdown and prev.prot and new_start - prev.end < STACK_GUARD_GAP:
             return False
         vma.start = new_start
         self._reindex()

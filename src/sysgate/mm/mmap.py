@@ -34,6 +34,7 @@ from sysgate.uapi.mman import (
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
     MAP_GROWSDOWN,
+    MAP_HUGETLB,
     MAP_LOCKED,
     MAP_POPULATE,
     MAP_PRIVATE,
@@ -53,10 +54,11 @@ from sysgate.uapi.mman import (
 MAX_MAP_COUNT = 65530
 """sysctl vm.max_map_count (DEFAULT_MAX_MAP_COUNT)."""
 
-LEGACY_MAP_MASK = 0x0F | 0x10 | 0x20 | 0x40 | 0x0100 | 0x0800 | 0x1000 | 0x2000 | 0x4000 | (
-    0x8000 | 0x10000 | 0x20000 | 0x40000
+LEGACY_MAP_MASK = 0x0F | 0x10 | 0x20 | 0x40 | 0x80 | 0x0100 | 0x0800 | 0x1000 | 0x2000 | 0x4000 | (
+    0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x4000000 | (21 | 30) << 26
 )
-"""include/linux/mman.h: the flags MAP_SHARED silently accepts (MAP_SHARED_VALIDATE rejects others)."""
+"""include/linux/mman.h: the flags MAP_SHARED silently accepts (MAP_SHARED_VALIDATE rejects others),
+MAP_ABOVE4G, MAP_UNINITIALIZED and MAP_HUGE_2MB | MAP_HUGE_1GB included."""
 
 
 @dataclass(slots=True)
@@ -85,6 +87,7 @@ def _vm_start_gap(vma: Vma) -> int:
 
 def unmapped_area_topdown(mm: Mm, length: int, low: int, high: int) -> int:
     """The highest free range of `length` bytes inside [low, high) (vm_unmapped_area)."""
+    low = max(low, mm.mmap_min_addr)  # unmapped_area_topdown never goes below vm.mmap_min_addr
     gap_end = high
     for vma in reversed(mm.vmas):
         if vma.end > gap_end:
@@ -100,7 +103,7 @@ def unmapped_area_topdown(mm: Mm, length: int, low: int, high: int) -> int:
 
 def unmapped_area_bottomup(mm: Mm, length: int, low: int, high: int) -> int:
     """The lowest free range of `length` bytes inside [low, high)."""
-    start = low
+    start = max(low, mm.mmap_min_addr)
     for vma in mm.vmas:
         if vma.end <= start:
             continue
@@ -150,6 +153,7 @@ def do_mmap(
     """Map a range (do_mmap + mmap_region); `offset` is in bytes and page-aligned."""
     if not length:
         raise err(Errno.EINVAL)
+    prot &= PROT_READ | PROT_WRITE | PROT_EXEC  # calc_vm_prot_bits: other bits are ignored
     if flags & MAP_FIXED_NOREPLACE:
         flags |= MAP_FIXED
     if not flags & MAP_FIXED:
@@ -193,16 +197,19 @@ def do_mmap(
             raise err(Errno.EINVAL)
         if not file.readable:
             raise err(Errno.EACCES)
+        mapped = file.source()  # ENODEV (no ->mmap) comes before the VM_GROWSDOWN check
         if vm_flags & VM_GROWSDOWN:
             raise err(Errno.EINVAL)
-        mapped = file.source()
     else:
         kind = flags & MAP_TYPE
         if kind == MAP_SHARED:
             if vm_flags & VM_GROWSDOWN:
                 raise err(Errno.EINVAL)
             vm_flags |= VM_SHARED | VM_MAYSHARE
-        elif kind not in (MAP_PRIVATE, MAP_DROPPABLE):
+        elif kind == MAP_DROPPABLE:
+            if flags & (MAP_LOCKED | MAP_HUGETLB) or vm_flags & VM_GROWSDOWN:
+                raise err(Errno.EINVAL)  # a locked, huge or stack area cannot be droppable
+        elif kind != MAP_PRIVATE:
             raise err(Errno.EINVAL)
     # mmap_region: a fixed mapping replaces whatever was there.
     mm.remove_range(addr, addr + length)
@@ -327,7 +334,8 @@ def do_mremap(mm: Mm, addr: int, old_len: int, new_len: int, flags: int, new_add
     if old_len == vma.end - addr:
         end = vma.end + new_len - old_len
         nxt = mm.find_vma(vma.end)
-        if (nxt is None or nxt.start >= end) and end <= mm.task_size:
+        # A shared file view cannot grow past its host mapping (see _move_vma).
+        if (nxt is None or nxt.start >= end) and end <= mm.task_size and vma.region is None:
             vma.end = end
             mm.merge_range(vma.start, end)
             return addr
@@ -380,10 +388,10 @@ def _move_vma(mm: Mm, vma: Vma, addr: int, old_len: int, new_len: int, new_addr:
     pieces = mm.split_range(addr, old_end) if old_len else [vma]
     # The new VMA continues the first piece's backing from addr.
     first = pieces[0]
-    moved = Vma(new_addr, new_addr + new_len, first.prot, first.flags, first.file,
-                first.file_offset(addr) if first.file else 0, first.region, first.name).hold()
     if first.region is not None and new_len > old_len:
         raise err(Errno.ENOMEM)  # growing a shared file view would need a new host mapping
+    moved = Vma(new_addr, new_addr + new_len, first.prot, first.flags, first.file,
+                first.file_offset(addr) if first.file else 0, first.region, first.name).hold()
     pt = mm.pt
     delta = (new_addr - addr) >> PAGE_SHIFT
     for vpn in [v for v in range(addr >> PAGE_SHIFT, old_end >> PAGE_SHIFT) if v in pt]:

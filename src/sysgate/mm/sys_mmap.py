@@ -26,6 +26,7 @@ from sysgate.uapi.resource import RLIM_INFINITY, RLIMIT_DATA
 
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
+    from sysgate.mm.mm import Mm
 
 Prot = Annotated[int, Arg("unsigned long", show="prot")]
 MapFlags = Annotated[int, Arg("unsigned long", show="mmap_flags")]
@@ -118,6 +119,9 @@ def sys_madvise(t: Task, start: Addr, len_in: SizeT, behavior: Int) -> int:
             raise KernelError(Errno.EPERM)
         raise KernelError(Errno.EINVAL)
     mm = t.mm
+    if behavior in (m.MADV_POPULATE_READ, m.MADV_POPULATE_WRITE):
+        _madvise_populate(mm, start, end, WRITE if behavior == m.MADV_POPULATE_WRITE else READ)
+        return 0
     unmapped = False
     pos = start
     for vma in mm.vmas_in(start, end):
@@ -132,23 +136,35 @@ def sys_madvise(t: Task, start: Addr, len_in: SizeT, behavior: Int) -> int:
                 raise KernelError(Errno.EINVAL)
             mm.zap_range(lo, hi)
         elif behavior == m.MADV_REMOVE:
-            if vma.flags & VM_LOCKED or vma.file is None:
+            # Shared anonymous memory is a shmem file in Linux: a hole can be punched in it.
+            if vma.flags & VM_LOCKED or (vma.file is None and not vma.shared):
                 raise KernelError(Errno.EINVAL)
             if not vma.flags & VM_SHARED:
                 raise KernelError(Errno.EACCES)
             mm.zap_range(lo, hi)
         elif behavior in (m.MADV_WIPEONFORK,) and (vma.file is not None or vma.shared):
             raise KernelError(Errno.EINVAL)
-        elif behavior in (m.MADV_POPULATE_READ, m.MADV_POPULATE_WRITE):
-            access = WRITE if behavior == m.MADV_POPULATE_WRITE else READ
-            for page in range(lo, hi, PAGE_SIZE):
-                try:
-                    mm.handle_mm_fault(page, access)
-                except GuestFault:
-                    raise KernelError(Errno.EFAULT) from None
     if pos < end or unmapped:
         raise KernelError(Errno.ENOMEM)
     return 0
+
+
+def _madvise_populate(mm: Mm, start: int, end: int, access: int) -> None:
+    """Fault [start, end) in, stopping at the first page that cannot be (madvise_populate).
+
+    No VMA: ENOMEM; a VMA without VM_READ/VM_WRITE for the access: EINVAL (check_vma_flags,
+    which does not apply x86's "write or exec implies read"); a fault that fails: EFAULT.
+    """
+    for page in range(start, end, PAGE_SIZE):
+        vma = mm.vma_at(page)
+        if vma is None:
+            raise KernelError(Errno.ENOMEM)
+        if not vma.prot & access:
+            raise KernelError(Errno.EINVAL)
+        try:
+            mm.handle_mm_fault(page, access)
+        except GuestFault:
+            raise KernelError(Errno.EFAULT) from None
 
 
 @syscall()
@@ -160,7 +176,8 @@ def sys_msync(t: Task, start: Addr, len: SizeT, flags: Int) -> int:  # noqa: A00
         raise KernelError(Errno.EINVAL)
     if flags & m.MS_ASYNC and flags & m.MS_SYNC:
         raise KernelError(Errno.EINVAL)
-    end = start + page_align(len)
+    # (len + ~PAGE_MASK) & PAGE_MASK in 64 bits: a len within a page of 2**64 becomes 0.
+    end = start + (page_align(len) & 0xFFFFFFFFFFFFFFFF)
     if end >= 1 << 64:
         raise KernelError(Errno.ENOMEM)
     if end == start:
@@ -197,6 +214,7 @@ def sys_mincore(t: Task, start: Addr, len: SizeT, vec: VecOut) -> int:  # noqa: 
         addr = start + (i << PAGE_SHIFT)
         vma = mm.vma_at(addr)
         if vma is None:
+            copy_to_user(mm, vec, bytes(out))  # the entries before the hole were stored
             raise KernelError(Errno.ENOMEM)
         out.append(1 if (addr >> PAGE_SHIFT) in mm.pt or vma.file is not None else 0)
     copy_to_user(t.mm, vec, bytes(out))
