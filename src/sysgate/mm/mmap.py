@@ -30,6 +30,7 @@ from sysgate.mm.vma import (
 )
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.mman import (
+    MAP_32BIT,
     MAP_DROPPABLE,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
@@ -129,6 +130,9 @@ def get_unmapped_area(mm: Mm, addr: int, length: int, flags: int) -> int:
                 and (vma is None or addr + length <= _vm_start_gap(vma))
             ):
                 return addr
+        if flags & MAP_32BIT:
+            # Legacy 2 GiB window, searched bottom-up (find_start_end in sys_x86_64.c).
+            return unmapped_area_bottomup(mm, length, 0x40000000, 0x80000000)
         try:
             addr = unmapped_area_topdown(mm, length, PAGE_SIZE, mm.mmap_base)
         except KernelError:

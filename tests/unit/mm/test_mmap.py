@@ -1155,7 +1155,6 @@ def test_mincore_errno_matches_host(t: Task, hw: int, args: tuple[object, ...], 
 # -- what remains to be done ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="MAP_32BIT is ignored: the mapping is placed top-down as usual")
 def test_map_32bit_places_below_2gib(t: Task) -> None:
     # arch_get_unmapped_area_topdown: MAP_32BIT -> bottom-up in [0x40000000, 0x80000000).
     addr = sys(t, "mmap", 0, P, RW, ANON | m.MAP_32BIT, -1, 0)
