@@ -42,8 +42,9 @@ FMODE_PATH = 0x4000
 FMODE_CAN_READ = 0x20000
 FMODE_CAN_WRITE = 0x40000
 
-SETFL_MASK = 0o2000 | 0o4000 | 0o40000 | 0o1000000 | 0o20000
-"""fs/fcntl.c: O_APPEND, O_NONBLOCK, O_DIRECT, O_NOATIME and FASYNC may change."""
+SETFL_MASK = 0o2000 | 0o4000 | 0o40000 | 0o1000000
+"""fs/fcntl.c: O_APPEND, O_NONBLOCK, O_DIRECT and O_NOATIME may change. FASYNC is not in
+the mask: only a file's ->fasync operation sets it (pipes, sockets, terminals)."""
 
 MAX_RW_COUNT = 0x7FFFF000
 """include/linux/fs.h: INT_MAX & PAGE_MASK, the most one read or write transfers."""
@@ -159,7 +160,7 @@ class File:
         raise KernelError(Errno.ENODEV)
 
     def set_status_flags(self, flags: int) -> None:
-        """F_SETFL: O_APPEND, O_NONBLOCK, O_DIRECT, O_NOATIME, FASYNC may change."""
+        """F_SETFL: O_APPEND, O_NONBLOCK, O_DIRECT, O_NOATIME may change."""
         mask = SETFL_MASK
         self.f_flags = (flags & mask) | (self.f_flags & ~mask)
 

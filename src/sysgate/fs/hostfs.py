@@ -140,7 +140,9 @@ class HostFile(File):
 
     def readable_bytes(self) -> int:
         if host_stat.S_ISREG(self._mode):
-            return max(os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR), 0)
+            # file_ioctl: i_size - f_pos stored as an int, negative past the end of the file.
+            left = (os.fstat(self.fd).st_size - os.lseek(self.fd, 0, os.SEEK_CUR)) & 0xFFFFFFFF
+            return left - (1 << 32) if left >> 31 else left
         buf = bytearray(4)
         try:
             host_fcntl.ioctl(self.fd, FIONREAD, buf)

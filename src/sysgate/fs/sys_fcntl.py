@@ -9,6 +9,7 @@ a host tty) or give ENOTTY.
 from __future__ import annotations
 
 import fcntl as host_fcntl
+import os
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import FLOCK
@@ -36,13 +37,26 @@ FIONCLEX = 0x5450
 FIOCLEX = 0x5451
 FIOASYNC = 0x5452
 FIOQSIZE = 0x5460
-_PATH_OK = {o.F_DUPFD, o.F_DUPFD_CLOEXEC, o.F_GETFD, o.F_SETFD, o.F_GETFL}
+_PATH_OK = {o.F_DUPFD, o.F_DUPFD_CLOEXEC, o.F_DUPFD_QUERY, o.F_GETFD, o.F_SETFD, o.F_GETFL}
+"""check_fcntl_cmd: what an O_PATH descriptor may do (and F_CREATED_QUERY, not implemented)."""
 _LOCKS = {o.F_GETLK, o.F_SETLK, o.F_SETLKW, o.F_OFD_GETLK, o.F_OFD_SETLK, o.F_OFD_SETLKW}
 
 
 def _as_int(arg: int) -> int:
     arg &= 0xFFFFFFFF
     return arg - (1 << 32) if arg >> 31 else arg
+
+
+def has_fasync(file: File) -> bool:
+    """Whether Linux gives this kind of file a ->fasync operation: pipes, sockets, terminals."""
+    try:
+        kind = file.stat().mode & ls.S_IFMT
+    except KernelError:
+        return False
+    if kind in (ls.S_IFIFO, ls.S_IFSOCK):
+        return True
+    fd = file.host_fd
+    return kind == ls.S_IFCHR and fd is not None and os.isatty(fd)
 
 
 def f_dupfd(t: Task, start: int, file: File, cloexec: bool) -> int:
@@ -103,6 +117,8 @@ def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: ULong) -> int:
     if cmd == o.F_GETFL:
         return file.f_flags
     if cmd == o.F_SETFL:
+        if (argi ^ file.f_flags) & o.FASYNC and has_fasync(file):
+            file.f_flags ^= o.FASYNC  # the file's ->fasync sets or clears it (setfl)
         file.set_status_flags(argi)
         return 0
     if cmd in _LOCKS:
@@ -110,14 +126,20 @@ def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: ULong) -> int:
     if cmd == o.F_GETOWN:
         return getattr(file, "owner", 0)
     if cmd == o.F_SETOWN:
+        # f_setown: a process (who > 0) or process group (who < 0) that exists, or 0.
+        if argi == -(1 << 31):
+            raise KernelError(Errno.EINVAL)
+        who = abs(argi)
+        if who and not any(who in (x.pid, x.tid, x.group.pgid) for x in t.kernel.tasks.values()):
+            raise KernelError(Errno.ESRCH)
         file.owner = argi  # type: ignore[attr-defined]
         return 0
     if cmd == o.F_GETSIG:
         return getattr(file, "signum", 0)
     if cmd == o.F_SETSIG:
-        if not valid_signal(arg):
+        if not valid_signal(argi):  # f_owner_sig takes the int
             raise KernelError(Errno.EINVAL)
-        file.signum = arg  # type: ignore[attr-defined]
+        file.signum = argi  # type: ignore[attr-defined]
         return 0
     if cmd in (o.F_GETPIPE_SZ, o.F_SETPIPE_SZ):
         fd_host = file.host_fd
@@ -183,13 +205,16 @@ def sys_ioctl(t: Task, fd: Fd, cmd: IoctlCmd, arg: ULong) -> int:
         return 0
     if cmd == FIOASYNC:
         on = get_user_s32(t.mm, arg)
-        file.set_status_flags(file.f_flags | o.FASYNC if on else file.f_flags & ~o.FASYNC)
+        if bool(on) != bool(file.f_flags & o.FASYNC):
+            if not has_fasync(file):
+                raise KernelError(Errno.ENOTTY)  # ioctl_fioasync: no ->fasync
+            file.f_flags ^= o.FASYNC
         return 0
     if cmd == FIOQSIZE:
         st = file.stat()
         if st.mode & ls.S_IFMT not in (ls.S_IFREG, ls.S_IFDIR, ls.S_IFLNK):
             raise KernelError(Errno.ENOTTY)
-        put_user_s64(t.mm, arg, st.size)
+        put_user_s64(t.mm, arg, st.blocks * 512)  # inode_get_bytes: allocated, not i_size
         return 0
     if cmd == FIONREAD:
         put_user_s32(t.mm, arg, file.readable_bytes())

@@ -57,7 +57,9 @@ def build_open_flags(flags: int, mode: int, resolve: int) -> int:
         raise KernelError(Errno.EINVAL)
     if resolve & o.RESOLVE_CACHED and flags & (o.O_TRUNC | o.O_CREAT | o.__O_TMPFILE):
         raise KernelError(Errno.EAGAIN)
-    return flags | o.O_LARGEFILE
+    # force_o_largefile(): open, openat, creat and openat2 add O_LARGEFILE, except that
+    # build_open_how strips it from O_PATH opens and openat2 does not add it to them.
+    return flags if flags & o.O_PATH else flags | o.O_LARGEFILE
 
 
 def do_sys_openat2(t: Task, dfd: int, filename: int, flags: int, mode: int, resolve: int = 0) -> int:
@@ -108,7 +110,7 @@ def sys_openat2(t: Task, dfd: DirFd, filename: Path, how: OpenHow, usize: SizeT)
     if any(raw[OPEN_HOW.size :]):
         raise KernelError(Errno.E2BIG)  # copy_struct_from_user: unknown trailing fields must be 0
     flags, mode, resolve = OPEN_HOW.unpack(raw[: OPEN_HOW.size].ljust(OPEN_HOW.size, b"\0"))
-    return do_sys_openat2(t, dfd, filename, flags | o.O_LARGEFILE, mode, resolve)
+    return do_sys_openat2(t, dfd, filename, flags, mode, resolve)
 
 
 @syscall()

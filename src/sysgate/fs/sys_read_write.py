@@ -30,6 +30,7 @@ Whence = Annotated[int, Arg("unsigned int", 32, show="whence")]
 RwfFlags = Annotated[int, Arg("rwf_t", 32, True, show="rwf")]
 UIO_MAXIOV = 1024
 RWF_SUPPORTED = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40
+RWF_APPEND, RWF_NOAPPEND, RWF_ATOMIC = 0x10, 0x20, 0x40
 
 
 def fdget(t: Task, fd: int) -> File:
@@ -123,6 +124,10 @@ def import_iovec(t: Task, vec: int, vlen: int) -> list[tuple[int, int]]:
     if nr > UIO_MAXIOV:
         raise KernelError(Errno.EINVAL)
     raw = copy_from_user(t.mm, vec, nr * IOVEC.size)
+    # copy_iovec_from_user: a length that does not fit ssize_t is EINVAL, in any segment,
+    # before any base is checked.
+    if any(length >> 63 for _, length in IOVEC.iter_unpack(raw)):
+        raise KernelError(Errno.EINVAL)
     segs = []
     total = 0
     for base, length in IOVEC.iter_unpack(raw):
@@ -160,13 +165,24 @@ def _trim(segs: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
     return out
 
 
-def do_readv(t: Task, f: File, vec: int, vlen: int, pos: int | None) -> int:
+def _rwf(flags: int) -> None:
+    """The checks of kiocb_set_rw_flags."""
+    if flags & ~RWF_SUPPORTED:
+        raise KernelError(Errno.EOPNOTSUPP)
+    if flags & RWF_APPEND and flags & RWF_NOAPPEND:
+        raise KernelError(Errno.EINVAL)
+    if flags & RWF_ATOMIC:
+        raise KernelError(Errno.EOPNOTSUPP)  # reads never; no file here has FMODE_CAN_ATOMIC_WRITE
+
+
+def do_readv(t: Task, f: File, vec: int, vlen: int, pos: int | None, flags: int = 0) -> int:
     if not f.f_mode & FMODE_READ:
         raise KernelError(Errno.EBADF)
     segs = import_iovec(t, vec, vlen)
     wanted = sum(n for _, n in segs)
     if not wanted:
         return 0
+    _rwf(flags)  # kiocb_set_rw_flags, in do_iter_readv_writev: after the iovec is imported
     segs = _prefix(t, segs, 2)
     reachable = sum(n for _, n in segs)
     if f.is_pipe and reachable < wanted:
@@ -182,13 +198,14 @@ def do_readv(t: Task, f: File, vec: int, vlen: int, pos: int | None) -> int:
     return len(data)
 
 
-def do_writev(t: Task, f: File, vec: int, vlen: int, pos: int | None) -> int:
+def do_writev(t: Task, f: File, vec: int, vlen: int, pos: int | None, flags: int = 0) -> int:
     if not f.f_mode & FMODE_WRITE:
         raise KernelError(Errno.EBADF)
     segs = import_iovec(t, vec, vlen)
     wanted = sum(n for _, n in segs)
     if not wanted:
         return 0
+    _rwf(flags)  # kiocb_set_rw_flags, in do_iter_readv_writev: after the iovec is imported
     segs = _prefix(t, segs, 1)
     if f.is_pipe:
         segs = _trim(segs, pipe_prefix(sum(n for _, n in segs), wanted))
@@ -231,23 +248,14 @@ def sys_pwritev(t: Task, fd: ULong, vec: IovIn, vlen: ULong, pos_l: ULong, pos_h
     return do_writev(t, _positioned(t, fd, pos, True), vec, vlen, pos)
 
 
-def _rwf(flags: int) -> None:
-    if flags & ~RWF_SUPPORTED:
-        raise KernelError(Errno.EOPNOTSUPP)
-
-
 @syscall()
 def sys_preadv2(t: Task, fd: ULong, vec: IovOut, vlen: ULong, pos_l: ULong, pos_h: ULong,
                 flags: RwfFlags) -> int:
     """read data into multiple buffers, with flags"""
     pos = pos_l - (1 << 64) if pos_l >> 63 else pos_l
     if pos == -1:
-        f = fdget(t, fd & 0xFFFFFFFF)
-        _rwf(flags)
-        return do_readv(t, f, vec, vlen, None)
-    f = _positioned(t, fd, pos, False)
-    _rwf(flags)
-    return do_readv(t, f, vec, vlen, pos)
+        return do_readv(t, fdget(t, fd & 0xFFFFFFFF), vec, vlen, None, flags)
+    return do_readv(t, _positioned(t, fd, pos, False), vec, vlen, pos, flags)
 
 
 @syscall()
@@ -256,12 +264,8 @@ def sys_pwritev2(t: Task, fd: ULong, vec: IovIn, vlen: ULong, pos_l: ULong, pos_
     """write data from multiple buffers, with flags"""
     pos = pos_l - (1 << 64) if pos_l >> 63 else pos_l
     if pos == -1:
-        f = fdget(t, fd & 0xFFFFFFFF)
-        _rwf(flags)
-        return do_writev(t, f, vec, vlen, None)
-    f = _positioned(t, fd, pos, True)
-    _rwf(flags)
-    return do_writev(t, f, vec, vlen, pos)
+        return do_writev(t, fdget(t, fd & 0xFFFFFFFF), vec, vlen, None, flags)
+    return do_writev(t, _positioned(t, fd, pos, True), vec, vlen, pos, flags)
 
 
 @syscall()

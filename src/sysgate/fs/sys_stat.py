@@ -160,7 +160,9 @@ def sys_statx(t: Task, dfd: DirFd, filename: Path, flags: StatxFlags, mask: Stat
 def do_readlinkat(t: Task, dfd: int, pathname: int, buf: int, bufsiz: int) -> int:
     if bufsiz <= 0:
         raise KernelError(Errno.EINVAL)
-    target = vfs_readlink(t, dfd, getname(t.mm, pathname))
+    # LOOKUP_EMPTY: "" names dfd itself (an O_PATH|O_NOFOLLOW descriptor of a link);
+    # for anything that is not a link that is ENOENT rather than EINVAL.
+    target = vfs_readlink(t, dfd, getname(t.mm, pathname, empty_ok=True))
     data = target[:bufsiz]
     copy_to_user(t.mm, buf, data)
     return len(data)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.argtypes import INOUT, U32, Int, UserPtr, struct_in
 from sysgate.errors import KernelError, SysgateError
 from sysgate.kernel.sys_time import clock_now, get_timespec, timespec_valid
+from sysgate.mm.mm import READ
 from sysgate.mm.uaccess import access_ok, get_user_u32
 from sysgate.syscall import Support, syscall
 from sysgate.uapi import time as lt
@@ -39,11 +40,15 @@ FUTEX_BITSET_MATCH_ANY = 0xFFFFFFFF
 _HAS_TIMEOUT = {FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI}
 
 
-def futex_key(t: Task, uaddr: int) -> None:
-    """get_futex_key: a u32-aligned user address."""
+def futex_key(t: Task, uaddr: int, op: int) -> None:
+    """get_futex_key: a u32-aligned user address; a shared key also needs the page."""
     if uaddr % 4:
         raise KernelError(Errno.EINVAL)
     if not access_ok(uaddr, 4):
+        raise KernelError(Errno.EFAULT)
+    # A process-private key is the address alone; a shared one pins the page
+    # (get_user_pages_fast, read access being enough), so an unmapped address is EFAULT.
+    if not op & FUTEX_PRIVATE_FLAG and t.mm.accessible(uaddr, 4, READ) < 4:
         raise KernelError(Errno.EFAULT)
 
 
@@ -69,7 +74,7 @@ def sys_futex(t: Task, uaddr: FutexPtr, op: Int, val: U32, utime: Timeout, uaddr
         bitset = FUTEX_BITSET_MATCH_ANY if cmd == FUTEX_WAIT else val3
         if not bitset:
             raise KernelError(Errno.EINVAL)
-        futex_key(t, uaddr)
+        futex_key(t, uaddr, op)
         if get_user_u32(t.mm, uaddr) != val:
             raise KernelError(Errno.EAGAIN)
         if deadline is None:
@@ -84,6 +89,6 @@ def sys_futex(t: Task, uaddr: FutexPtr, op: Int, val: U32, utime: Timeout, uaddr
     if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
         if cmd == FUTEX_WAKE_BITSET and not val3:
             raise KernelError(Errno.EINVAL)
-        futex_key(t, uaddr)
+        futex_key(t, uaddr, op)
         return 0
     raise KernelError(Errno.ENOSYS)

@@ -47,7 +47,7 @@ def sys_sched_yield(t: Task) -> int:
 @syscall()
 def sys_sched_getaffinity(t: Task, pid: PidT, len: UInt, user_mask_ptr: MaskOut) -> int:  # noqa: A002
     """get a thread's CPU affinity mask"""
-    if len * 8 < NR_CPU_IDS or len & 7:
+    if (len * 8) & 0xFFFFFFFF < NR_CPU_IDS or len & 7:  # len * BITS_PER_BYTE wraps as an unsigned int
         raise KernelError(Errno.EINVAL)
     _task(t, pid)
     size = min(len, CPUMASK_SIZE)

@@ -17,7 +17,7 @@ from sysgate.kernel.signal import (
     SigAction,
     recalc_sigpending,
     send_signal,
-    sig_ignored,
+    sig_ignored_by_default,
     sig_kernel_only,
     valid_signal,
 )
@@ -60,8 +60,9 @@ def sys_rt_sigaction(t: Task, sig: Sig, act: SigactionIn, oact: SigactionOut, si
     saved = SigAction(old.handler, old.flags, old.restorer, old.mask)
     if new is not None:
         t.sighand.action[sig] = new
-        if sig_ignored(t, sig):
-            # Setting a pending signal to be ignored discards it (do_sigaction).
+        if new.handler == ls.SIG_IGN or (new.handler == ls.SIG_DFL and sig_ignored_by_default(sig)):
+            # Setting a pending signal to be ignored discards it, blocked or not (do_sigaction,
+            # sig_handler_ignored: POSIX 3.3.1.3).
             t.pending &= ~ls.sigmask(sig)
             recalc_sigpending(t)
     if oact:
@@ -92,6 +93,8 @@ def sys_rt_sigprocmask(t: Task, how: Int, nset: SigsetIn, oset: SigsetOut, sigse
 
 
 def on_sig_stack(t: Task, sp: int) -> bool:
+    if t.sas_ss_flags & ls.SS_AUTODISARM:
+        return False  # include/linux/sched/signal.h: on_sig_stack()
     return bool(t.sas_ss_size) and t.sas_ss_sp < sp <= t.sas_ss_sp + t.sas_ss_size
 
 
@@ -130,10 +133,12 @@ def _check_sig(sig: int) -> None:
 @syscall(support=Support.PARTIAL, note="only the calling process exists to receive signals so far")
 def sys_kill(t: Task, pid: PidT, sig: Sig) -> int:
     """send signal to a process"""
-    _check_sig(sig)
     if pid == -1:
         raise KernelError(Errno.ESRCH)  # every process but init and the caller: none here
     if pid in (0, t.pid) or -pid == t.group.pgid:
+        # The signal is checked only once there is a target (check_kill_permission):
+        # kill(<no such pid>, <bad signal>) is ESRCH.
+        _check_sig(sig)
         send_signal(t, sig, ls.SI_USER)
         return 0
     raise KernelError(Errno.ESRCH)
@@ -144,9 +149,9 @@ def sys_tkill(t: Task, pid: PidT, sig: Sig) -> int:
     """send a signal to a thread"""
     if pid <= 0:
         raise KernelError(Errno.EINVAL)
-    _check_sig(sig)
     if pid != t.tid:
-        raise KernelError(Errno.ESRCH)
+        raise KernelError(Errno.ESRCH)  # do_send_specific: no target, so no signal check
+    _check_sig(sig)
     send_signal(t, sig, ls.SI_TKILL)
     return 0
 
@@ -156,8 +161,8 @@ def sys_tgkill(t: Task, tgid: PidT, pid: PidT, sig: Sig) -> int:
     """send a signal to a thread"""
     if pid <= 0 or tgid <= 0:
         raise KernelError(Errno.EINVAL)
-    _check_sig(sig)
     if pid != t.tid or tgid != t.pid:
-        raise KernelError(Errno.ESRCH)
+        raise KernelError(Errno.ESRCH)  # do_send_specific: no target, so no signal check
+    _check_sig(sig)
     send_signal(t, sig, ls.SI_TKILL)
     return 0

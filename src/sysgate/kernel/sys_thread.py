@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.arch.x86_64.structs import ROBUST_LIST_HEAD_SIZE
 from sysgate.argtypes import OUT, U32, Int, SizeT, UserPtr, struct_in, struct_out
 from sysgate.errors import KernelError
-from sysgate.mm.uaccess import access_ok, copy_to_user, put_user_u64
+from sysgate.mm.uaccess import access_ok, copy_to_user, get_user_u64, put_user_u64
 from sysgate.syscall import Support, syscall
 from sysgate.uapi.errno import Errno
 
@@ -73,8 +73,10 @@ def sys_rseq(t: Task, rseq: RseqPtr, rseq_len: U32, flags: Int, sig: U32) -> int
             raise KernelError(Errno.EINVAL)
         if t.rseq_sig != sig:
             raise KernelError(Errno.EPERM)
-        # rseq_reset_rseq_cpu_node_id: cpu_id_start 0, cpu_id RSEQ_CPU_ID_UNINITIALIZED.
+        # rseq_reset_rseq_cpu_node_id: cpu_id_start 0, cpu_id RSEQ_CPU_ID_UNINITIALIZED,
+        # node_id 0, mm_cid 0.
         copy_to_user(t.mm, rseq, struct.pack("<Ii", 0, -1))
+        copy_to_user(t.mm, rseq + 20, struct.pack("<II", 0, 0))
         t.rseq = t.rseq_len = t.rseq_sig = 0
         return 0
     if flags:
@@ -93,6 +95,10 @@ def sys_rseq(t: Task, rseq: RseqPtr, rseq_len: U32, flags: Int, sig: U32) -> int
         raise KernelError(Errno.EINVAL)
     if not access_ok(rseq, rseq_len):
         raise KernelError(Errno.EFAULT)
+    # A stale rseq_cs pointer is cleared so that the return to user space cannot fault on
+    # it; reading it is what makes an unmapped area EFAULT here (rseq_get_rseq_cs_ptr_val).
+    if get_user_u64(t.mm, rseq + 8):
+        put_user_u64(t.mm, rseq + 8, 0)
     t.rseq, t.rseq_len, t.rseq_sig = rseq, rseq_len, sig
     # On the way back to user mode the kernel fills in the CPU (rseq_update_cpu_node_id):
     # cpu_id_start, cpu_id, then node_id and mm_cid after rseq_cs and flags. A fault there

@@ -44,7 +44,12 @@ _HOST = {
     lt.CLOCK_TAI: getattr(time, "CLOCK_TAI", time.CLOCK_REALTIME),
 }
 _COARSE = {lt.CLOCK_REALTIME_COARSE, lt.CLOCK_MONOTONIC_COARSE}
-_NO_NSLEEP = {lt.CLOCK_MONOTONIC_RAW, lt.CLOCK_REALTIME_COARSE, lt.CLOCK_MONOTONIC_COARSE}
+_NO_NSLEEP = {lt.CLOCK_THREAD_CPUTIME_ID, lt.CLOCK_MONOTONIC_RAW, lt.CLOCK_REALTIME_COARSE,
+              lt.CLOCK_MONOTONIC_COARSE}
+"""Clocks whose k_clock has no nsleep: clock_nanosleep gives EOPNOTSUPP before reading rqtp."""
+CLOCKFD = 3
+"""include/linux/posix-timers.h: a negative id with (id & 7) == CLOCKFD names a dynamic
+(fd) clock, which has no nsleep either."""
 TICK_NSEC = 4_000_000
 """One jiffy at Debian's HZ=250: the resolution of the coarse clocks."""
 CPUCLOCK_SCHED = 2
@@ -89,8 +94,10 @@ def sys_clock_gettime(t: Task, which_clock: ClockId, tp: TimespecOut) -> int:
 def sys_clock_getres(t: Task, which_clock: ClockId, tp: TimespecOut) -> int:
     """find the resolution (precision) of the specified clock"""
     clock_now(t, which_clock)  # validates the clock
+    # posix_cpu_clock_getres: a CPU clock ticks in jiffies unless it is the scheduler's.
+    coarse = which_clock in _COARSE or (which_clock < 0 and which_clock & 3 != CPUCLOCK_SCHED)
     if tp:
-        copy_to_user(t.mm, tp, pack_timespec(TICK_NSEC if which_clock in _COARSE else 1))
+        copy_to_user(t.mm, tp, pack_timespec(TICK_NSEC if coarse else 1))
     return 0
 
 
@@ -148,17 +155,17 @@ def sys_clock_nanosleep(t: Task, which_clock: ClockId, flags: Int, rqtp: Timespe
     """high-resolution sleep with specifiable clock"""
     if which_clock >= 0 and which_clock not in _HOST:
         raise KernelError(Errno.EINVAL)
-    if which_clock in _NO_NSLEEP:
+    if which_clock in _NO_NSLEEP or (which_clock < 0 and which_clock & 7 == CLOCKFD):
         raise KernelError(Errno.EOPNOTSUPP)
-    if which_clock == lt.CLOCK_THREAD_CPUTIME_ID:
-        raise KernelError(Errno.EINVAL)
-    if which_clock < 0:
-        _cpu_clock(t, which_clock)
-        if which_clock & 4:  # CPUCLOCK_PERTHREAD: a thread's clock cannot be slept on
-            raise KernelError(Errno.EINVAL)
     sec, nsec = get_timespec(t, rqtp)
     if not timespec_valid(sec, nsec):
         raise KernelError(Errno.EINVAL)
+    if which_clock < 0:
+        # posix_cpu_nsleep, after the timespec: the caller's own thread clock is refused
+        # (CPUCLOCK_PERTHREAD with pid 0 or its tid), then the clock is looked up.
+        if which_clock & 4 and ~(which_clock >> 3) in (0, t.tid):
+            raise KernelError(Errno.EINVAL)
+        _cpu_clock(t, which_clock)
     if which_clock in (lt.CLOCK_REALTIME_ALARM, lt.CLOCK_BOOTTIME_ALARM) and not t.cred.capable():
         raise KernelError(Errno.EPERM)
     target = sec * lt.NSEC_PER_SEC + nsec

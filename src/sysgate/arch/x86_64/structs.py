@@ -41,8 +41,9 @@ SIGSET_SIZE = 8
 """sizeof(sigset_t) in the kernel on x86-64: 64 signals."""
 SIGACTION = struct.Struct("<QQQQ")
 """struct sigaction (kernel): sa_handler, sa_flags, sa_restorer, sa_mask."""
-STACK_T = struct.Struct("<Qi4xQ")
-"""stack_t: ss_sp, ss_flags, ss_size."""
+STACK_T = struct.Struct("<QI4xQ")
+"""stack_t: ss_sp, ss_flags, ss_size. ss_flags is an int in the uapi but do_sigaltstack
+reads it as unsigned, so SS_AUTODISARM (bit 31) round-trips."""
 FLOCK = struct.Struct("<hh4xqqi4x")
 """struct flock: l_type, l_whence, l_start, l_len, l_pid."""
 WINSIZE = struct.Struct("<HHHH")
