@@ -9,8 +9,12 @@ constants.
 
 from __future__ import annotations
 
+import ctypes
 import errno as host_errno_mod
 import os
+import sys
+from collections.abc import Callable
+from typing import Any, cast
 
 from sysgate.errors import KernelError
 from sysgate.uapi import fcntl as lf
@@ -76,3 +80,41 @@ def fd_path(fd: int) -> str | None:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
+
+
+# -- the host C library, for calls the os module lacks ------------------------------------
+
+HOST_AT_FDCWD = -100
+"""AT_FDCWD for the host's *at() calls (only made on a Linux host, where it is Linux's)."""
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def libc_fn(name: str, restype: Any, *argtypes: Any) -> Callable[..., int] | None:
+    """The host C library's function `name` with its C signature, or None if absent."""
+    fn = getattr(_LIBC, name, None)
+    if fn is None:
+        return None
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    return cast("Callable[..., int]", fn)
+
+
+def host_check(ret: int) -> int:
+    """A C library result: -1 becomes a KernelError with the Linux errno."""
+    if ret == -1:
+        err = ctypes.get_errno()
+        raise kernel_error(OSError(err, os.strerror(err)))
+    return ret
+
+
+_syscall = libc_fn("syscall", ctypes.c_long, ctypes.c_long) if sys.platform == "linux" else None
+
+
+def host_syscall(nr: int, *args: Any) -> int:
+    """A raw system call of a Linux host (the caller's numbers are x86-64 Linux's); ENOSYS
+    on other hosts."""
+    if _syscall is None:
+        raise KernelError(Errno.ENOSYS)
+    fn = cast(Any, _syscall)
+    return host_check(int(fn(nr, *args)))

@@ -8,7 +8,6 @@ errors come back as Linux errnos through sysgate.host.
 
 from __future__ import annotations
 
-import errno
 import fcntl as host_fcntl
 import os
 import stat as host_stat
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, Dirent, File, Kstat
-from sysgate.host import kernel_error, open_flags_to_host
+from sysgate.host import HOST_AT_FDCWD, host_syscall, kernel_error, open_flags_to_host
 from sysgate.mm.vma import MappedFile
 from sysgate.uapi import stat as ls
 from sysgate.uapi.errno import Errno
@@ -257,15 +256,15 @@ def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path:
     """open() on the host (flags in Linux terms) and wrap the result.
 
     `resolve` (openat2's RESOLVE_* flags) needs the host's openat2, which a Linux host
-    has; elsewhere it gives EOPNOTSUPP.
+    has; elsewhere it gives ENOSYS.
     """
-    try:
-        if resolve:
-            fd = _host_openat2(dirfd, path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, resolve)
-        else:
+    if resolve:
+        fd = _host_openat2(dirfd, path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, resolve)
+    else:
+        try:
             fd = os.open(path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, dir_fd=dirfd)
-    except OSError as exc:
-        raise kernel_error(exc) from None
+        except OSError as exc:
+            raise kernel_error(exc) from None
     return HostFile(fd, flags, guest_path)
 
 
@@ -273,14 +272,5 @@ _SYS_openat2 = 437
 
 
 def _host_openat2(dirfd: int | None, path: bytes, flags: int, mode: int, resolve: int) -> int:
-    import ctypes
-
-    if sys.platform != "linux":
-        raise OSError(errno.EOPNOTSUPP, "openat2 with RESOLVE_* flags needs a Linux host")
-    libc = ctypes.CDLL(None, use_errno=True)
     how = struct.pack("<QQQ", flags, mode, resolve)
-    fd = libc.syscall(_SYS_openat2, -100 if dirfd is None else dirfd, path, how, len(how))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return int(fd)
+    return host_syscall(_SYS_openat2, HOST_AT_FDCWD if dirfd is None else dirfd, path, how, len(how))

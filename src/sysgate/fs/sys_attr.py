@@ -20,9 +20,9 @@ from sysgate.argtypes import Arg, DirFd, Fd, GidT, Int, IntFd, LoffT, Long, Mode
 from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_WRITE, File
 from sysgate.fs.namei import host_lookup
-from sysgate.fs.sys_namei import HOST_AT_FDCWD, empty_path_fd, host_check, host_dirfd, libc_fn
+from sysgate.fs.sys_namei import empty_path_fd, host_dirfd
 from sysgate.fs.sys_read_write import fdget
-from sysgate.host import kernel_error
+from sysgate.host import HOST_AT_FDCWD, host_check, kernel_error, libc_fn
 from sysgate.mm.uaccess import copy_from_user, get_user_u64, getname
 from sysgate.syscall import syscall
 from sysgate.uapi import fcntl as o

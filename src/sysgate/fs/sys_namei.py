@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 from sysgate.argtypes import Arg, DirFd, ModeT, Path, UInt
 from sysgate.errors import KernelError
 from sysgate.fs.namei import HostPath, host_lookup
 from sysgate.fs.vfs import file_of
-from sysgate.host import kernel_error
+from sysgate.host import HOST_AT_FDCWD, host_check, kernel_error, libc_fn
 from sysgate.mm.uaccess import getname
 from sysgate.syscall import syscall
 from sysgate.uapi import fcntl as o
@@ -38,30 +37,6 @@ if TYPE_CHECKING:
 
 RenameFlags = Annotated[int, Arg("unsigned int", 32, show="hex")]
 AtFlags = Annotated[int, Arg("int", 32, True, show="at_flags")]
-
-HOST_AT_FDCWD = -100
-"""AT_FDCWD for the host's *at() calls (only made on a Linux host, where it is Linux's)."""
-
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-
-def libc_fn(name: str, restype: Any, *argtypes: Any) -> Callable[..., int] | None:
-    """The host C library's function `name` with its C signature, or None if absent."""
-    fn = getattr(_LIBC, name, None) if _LIBC is not None else None
-    if fn is None:
-        return None
-    fn.restype = restype
-    fn.argtypes = list(argtypes)
-    return cast("Callable[..., int]", fn)
-
-
-def host_check(ret: int) -> int:
-    """A C library result: -1 becomes a KernelError with the Linux errno."""
-    if ret == -1:
-        err = ctypes.get_errno()
-        raise kernel_error(OSError(err, os.strerror(err)))
-    return ret
-
 
 def host_dirfd(where: HostPath) -> int:
     """The dirfd to give the host's *at() call for `where`."""

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.argtypes import INOUT, IntFd, SizeT, UInt, UserPtr
 from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_PREAD, FMODE_READ, FMODE_WRITE, MAX_RW_COUNT, File
-from sysgate.fs.sys_namei import host_check, libc_fn
 from sysgate.fs.sys_read_write import fdget
-from sysgate.host import kernel_error
+from sysgate.host import host_check, kernel_error, libc_fn
 from sysgate.mm.uaccess import copy_from_user, put_user_s64
 from sysgate.syscall import syscall
 from sysgate.uapi import fcntl as o

@@ -9,9 +9,6 @@ statx answer is passed through, so btime, mount id and attributes are the real o
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import os
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import STATX_SIZE, pack_stat, pack_statx
@@ -20,7 +17,7 @@ from sysgate.errors import KernelError
 from sysgate.fs.file import File, Kstat
 from sysgate.fs.namei import HostPath, lookup
 from sysgate.fs.vfs import file_of, vfs_access, vfs_readlink, vfs_stat
-from sysgate.host import kernel_error
+from sysgate.host import host_check, libc_fn
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, getname
 from sysgate.syscall import syscall
 from sysgate.uapi import fcntl as o
@@ -98,25 +95,17 @@ def sys_newfstatat(t: Task, dfd: DirFd, filename: Path, statbuf: StatOut, flag: 
     return 0
 
 
-class _HostStatx:
-    """The host C library's statx(), when it has one (glibc 2.28+ on Linux)."""
-
-    def __init__(self) -> None:
-        self.fn = None
-        if sys.platform == "linux":
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-            self.fn = getattr(libc, "statx", None)
-
-    def __call__(self, dirfd: int, path: bytes, flags: int, mask: int) -> bytes | None:
-        if self.fn is None:
-            return None
-        buf = ctypes.create_string_buffer(STATX_SIZE)
-        if self.fn(dirfd, path, flags, mask, buf) != 0:
-            raise kernel_error(OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno())))
-        return buf.raw
+_statx = libc_fn("statx", ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint,
+                 ctypes.c_char_p)
 
 
-_host_statx = _HostStatx()
+def _host_statx(dirfd: int, path: bytes, flags: int, mask: int) -> bytes | None:
+    """The host's own struct statx (glibc 2.28+ on Linux), or None where there is none."""
+    if _statx is None:
+        return None
+    buf = ctypes.create_string_buffer(STATX_SIZE)
+    host_check(_statx(dirfd, path, flags, mask, buf))
+    return buf.raw
 
 
 def _statx_file(f: File, flags: int, mask: int) -> bytes:

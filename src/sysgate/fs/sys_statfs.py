@@ -17,9 +17,8 @@ from sysgate.arch.x86_64.structs import STATFS
 from sysgate.argtypes import Fd, Path, struct_out
 from sysgate.fs.file import File
 from sysgate.fs.procfs import PROC_SUPER_MAGIC
-from sysgate.fs.sys_namei import host_check, libc_fn
 from sysgate.fs.vfs import vfs_open
-from sysgate.host import kernel_error
+from sysgate.host import host_check, kernel_error, libc_fn
 from sysgate.mm.uaccess import copy_to_user, getname
 from sysgate.syscall import syscall
 from sysgate.uapi import fcntl as o

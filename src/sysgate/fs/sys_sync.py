@@ -13,8 +13,8 @@ import os
 from typing import TYPE_CHECKING
 
 from sysgate.argtypes import Fd, IntFd
-from sysgate.fs.sys_namei import host_check, libc_fn
 from sysgate.fs.sys_read_write import fdget
+from sysgate.host import host_check, libc_fn
 from sysgate.syscall import syscall
 
 if TYPE_CHECKING:

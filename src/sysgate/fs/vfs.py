@@ -16,9 +16,17 @@ from sysgate.fs import procfs
 from sysgate.fs.file import File, Kstat
 from sysgate.fs.hostfs import HostFile, kstat_from_host, open_host
 from sysgate.fs.namei import HostPath, KernelPath, lookup
-from sysgate.host import kernel_error
+from sysgate.host import HOST_AT_FDCWD, host_syscall, kernel_error
 from sysgate.uapi.errno import Errno
-from sysgate.uapi.fcntl import O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS
+from sysgate.uapi.fcntl import (
+    AT_EACCESS,
+    AT_SYMLINK_NOFOLLOW,
+    O_DIRECTORY,
+    O_NOFOLLOW,
+    O_PATH,
+    RESOLVE_NO_MAGICLINKS,
+    RESOLVE_NO_SYMLINKS,
+)
 
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
@@ -111,20 +119,12 @@ def vfs_access(t: Task, dfd: int, name: bytes, mode: int, follow: bool, effectiv
         if mode & 2 and node.kind == "file":
             raise KernelError(Errno.EACCES)
         return
-    # Probe existence first so the errno is the lookup's (ENOENT, ENOTDIR, ELOOP ...).
-    try:
-        os.stat(where.path, dir_fd=where.dirfd, follow_symlinks=follow)
-    except OSError as exc:
-        raise kernel_error(exc) from None
-    if mode == 0:
-        return
-    kwargs: dict[str, object] = {"dir_fd": where.dirfd}
-    if not follow and os.access in os.supports_follow_symlinks:
-        kwargs["follow_symlinks"] = False
-    if effective and os.access in os.supports_effective_ids:
-        kwargs["effective_ids"] = True
-    if not os.access(where.path, mode, **kwargs):  # type: ignore[arg-type]
-        raise KernelError(Errno.EACCES)
+    # The host's faccessat2 answers with the exact errno (ENOENT, EACCES, EROFS, ETXTBSY ...).
+    flags = (0 if follow else AT_SYMLINK_NOFOLLOW) | (AT_EACCESS if effective else 0)
+    host_syscall(_SYS_faccessat2, HOST_AT_FDCWD if where.dirfd is None else where.dirfd, where.path, mode, flags)
+
+
+_SYS_faccessat2 = 439
 
 
 def file_of(t: Task, dfd: int) -> File:

@@ -19,6 +19,8 @@ import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sysgate.host import libc_fn
+
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = ~(PAGE_SIZE - 1)
@@ -27,12 +29,10 @@ CHUNK_SIZE = 1 << CHUNK_SHIFT
 PFN_CHUNK_SHIFT = CHUNK_SHIFT - PAGE_SHIFT
 PFN_IN_CHUNK = (1 << PFN_CHUNK_SHIFT) - 1
 _MAP_NORESERVE = 0x4000  # not exported by Python's mmap module
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc_mmap = _libc.mmap
-_libc_mmap.restype = ctypes.c_void_p
-_libc_mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-_libc_munmap = _libc.munmap
-_libc_munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc_mmap = libc_fn("mmap", ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                     ctypes.c_int, ctypes.c_long)
+_libc_munmap = libc_fn("munmap", ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+_libc_madvise = libc_fn("madvise", ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
@@ -45,10 +45,11 @@ class _HostMapping:
         self.buffer = (ctypes.c_char * length).from_address(addr)
 
     def madvise(self, option: int, start: int, length: int) -> None:
-        _libc.madvise(ctypes.c_void_p(self.addr + start), ctypes.c_size_t(length), option)
+        assert _libc_madvise is not None
+        _libc_madvise(self.addr + start, length, option)
 
     def close(self) -> None:
-        if self.length:
+        if self.length and _libc_munmap is not None:
             _libc_munmap(self.addr, self.length)
             self.length = 0
 
@@ -123,6 +124,7 @@ class PhysMem:
         would raise SIGBUS in sysgate itself.
         """
         prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+        assert _libc_mmap is not None
         addr = _libc_mmap(None, length, prot, mmap.MAP_SHARED, fd, offset)
         if addr in (None, _MAP_FAILED):
             raise OSError(ctypes.get_errno(), "mmap of a shared file mapping failed")
