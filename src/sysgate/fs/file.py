@@ -42,6 +42,8 @@ FMODE_PATH = 0x4000
 FMODE_CAN_READ = 0x20000
 FMODE_CAN_WRITE = 0x40000
 
+RWF_NOWAIT = 0x8
+
 SETFL_MASK = 0o2000 | 0o4000 | 0o40000 | 0o1000000
 """fs/fcntl.c: O_APPEND, O_NONBLOCK, O_DIRECT and O_NOATIME may change. FASYNC is not in
 the mask: only a file's ->fasync operation sets it (pipes, sockets, terminals)."""
@@ -96,6 +98,17 @@ class Dirent:
     name: bytes
 
 
+@dataclass(slots=True)
+class FileOwner:
+    """struct fown_struct: the process, thread or group F_SETOWN named, and F_SETSIG's signal."""
+
+    pid: int = 0
+    type: int = 1  # F_OWNER_PID (PIDTYPE_TGID); F_OWNER_TID 0, F_OWNER_PGRP 2
+    uid: int = 0
+    euid: int = 0
+    signum: int = 0
+
+
 class File:
     """An open file description. Subclasses implement the operations their kind has."""
 
@@ -105,6 +118,9 @@ class File:
         self.f_mode = mode_from_flags(flags)
         self.path = path  # what /proc/PID/fd/N shows
         self.refs = 0
+        self.created = False  # FMODE_CREATED: this open() created the file
+        self.owner = FileOwner()  # F_SETOWN: who gets SIGIO
+
 
     # -- lifetime ---------------------------------------------------------------
 
@@ -136,6 +152,18 @@ class File:
 
     def llseek(self, offset: int, whence: int) -> int:
         raise KernelError(Errno.ESPIPE)
+
+    def read_flags(self, t: Task, count: int, pos: int | None, flags: int) -> bytes:
+        """preadv2 with RWF_* flags; files that cannot wait less reject RWF_NOWAIT."""
+        if flags & RWF_NOWAIT:
+            raise KernelError(Errno.EOPNOTSUPP)
+        return self.read(t, count) if pos is None else self.pread(t, count, pos)
+
+    def write_flags(self, t: Task, data: bytes, pos: int | None, flags: int) -> int:
+        """pwritev2 with RWF_* flags (RWF_DSYNC, RWF_SYNC and RWF_HIPRI only ask for more)."""
+        if flags & RWF_NOWAIT:
+            raise KernelError(Errno.EOPNOTSUPP)
+        return self.write(t, data) if pos is None else self.pwrite(t, data, pos)
 
     def stat(self) -> Kstat:
         raise KernelError(Errno.EBADF)

@@ -21,7 +21,7 @@ from sysgate.host import HOST_AT_FDCWD, host_syscall, kernel_error, open_flags_t
 from sysgate.mm.vma import MappedFile
 from sysgate.uapi import stat as ls
 from sysgate.uapi.errno import Errno
-from sysgate.uapi.fcntl import O_APPEND, O_DIRECT, O_NOATIME, O_NONBLOCK, SEEK_CUR, SEEK_END, SEEK_SET
+from sysgate.uapi.fcntl import O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOATIME, O_NONBLOCK, SEEK_CUR, SEEK_END, SEEK_SET
 
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
@@ -100,6 +100,24 @@ class HostFile(File):
             raise KernelError(Errno.ESPIPE)
         try:
             return os.pwrite(self.fd, data, pos)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
+    def read_flags(self, t: Task, count: int, pos: int | None, flags: int) -> bytes:
+        # The host's preadv2 applies the RWF_* flags exactly (pos -1: the file offset).
+        buf = bytearray(count)
+        try:
+            n = os.preadv(self.fd, [buf], -1 if pos is None else pos, flags)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+        return bytes(buf[:n])
+
+    def write_flags(self, t: Task, data: bytes, pos: int | None, flags: int) -> int:
+        try:
+            return os.pwritev(self.fd, [data], -1 if pos is None else pos, flags)
+        except BrokenPipeError:
+            t.send_sigpipe()
+            raise KernelError(Errno.EPIPE) from None
         except OSError as exc:
             raise kernel_error(exc) from None
 
@@ -258,6 +276,7 @@ def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path:
     `resolve` (openat2's RESOLVE_* flags) needs the host's openat2, which a Linux host
     has; elsewhere it gives ENOSYS.
     """
+    created = bool(flags & O_CREAT) and (bool(flags & O_EXCL) or not _exists(dirfd, path))
     if resolve:
         fd = _host_openat2(dirfd, path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, resolve)
     else:
@@ -265,7 +284,17 @@ def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path:
             fd = os.open(path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, dir_fd=dirfd)
         except OSError as exc:
             raise kernel_error(exc) from None
-    return HostFile(fd, flags, guest_path)
+    file = HostFile(fd, flags, guest_path)
+    file.created = created
+    return file
+
+
+def _exists(dirfd: int | None, path: bytes) -> bool:
+    try:
+        os.stat(path, dir_fd=dirfd)
+    except OSError:
+        return False
+    return True
 
 
 _SYS_openat2 = 437

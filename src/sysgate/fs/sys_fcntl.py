@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl as host_fcntl
 import os
+import struct
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import FLOCK
@@ -37,8 +38,11 @@ FIONCLEX = 0x5450
 FIOCLEX = 0x5451
 FIOASYNC = 0x5452
 FIOQSIZE = 0x5460
-_PATH_OK = {o.F_DUPFD, o.F_DUPFD_CLOEXEC, o.F_DUPFD_QUERY, o.F_GETFD, o.F_SETFD, o.F_GETFL}
-"""check_fcntl_cmd: what an O_PATH descriptor may do (and F_CREATED_QUERY, not implemented)."""
+F_CREATED_QUERY = o.F_LINUX_SPECIFIC_BASE + 4
+F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP = 0, 1, 2
+F_OWNER_EX = struct.Struct("<ii")
+_PATH_OK = {F_CREATED_QUERY, o.F_DUPFD, o.F_DUPFD_CLOEXEC, o.F_DUPFD_QUERY, o.F_GETFD, o.F_SETFD, o.F_GETFL}
+"""check_fcntl_cmd: what an O_PATH descriptor may do."""
 _LOCKS = {o.F_GETLK, o.F_SETLK, o.F_SETLKW, o.F_OFD_GETLK, o.F_OFD_SETLK, o.F_OFD_SETLKW}
 
 
@@ -123,24 +127,10 @@ def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: ULong) -> int:
         return 0
     if cmd in _LOCKS:
         return _lock(t, file, cmd, arg)
-    if cmd == o.F_GETOWN:
-        return getattr(file, "owner", 0)
-    if cmd == o.F_SETOWN:
-        # f_setown: a process (who > 0) or process group (who < 0) that exists, or 0.
-        if argi == -(1 << 31):
-            raise KernelError(Errno.EINVAL)
-        who = abs(argi)
-        if who and not any(who in (x.pid, x.tid, x.group.pgid) for x in t.kernel.tasks.values()):
-            raise KernelError(Errno.ESRCH)
-        file.owner = argi  # type: ignore[attr-defined]
-        return 0
-    if cmd == o.F_GETSIG:
-        return getattr(file, "signum", 0)
-    if cmd == o.F_SETSIG:
-        if not valid_signal(argi):  # f_owner_sig takes the int
-            raise KernelError(Errno.EINVAL)
-        file.signum = argi  # type: ignore[attr-defined]
-        return 0
+    if cmd == F_CREATED_QUERY:
+        return int(file.created)
+    if cmd in _OWNER_CMDS:
+        return _owner(t, file, cmd, argi, arg)
     if cmd in (o.F_GETPIPE_SZ, o.F_SETPIPE_SZ):
         fd_host = file.host_fd
         if fd_host is None or file.stat().mode & ls.S_IFMT != ls.S_IFIFO:
@@ -150,6 +140,58 @@ def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: ULong) -> int:
         except OSError as exc:
             raise kernel_error(exc) from None
     raise KernelError(Errno.EINVAL)
+
+
+_OWNER_CMDS = {o.F_GETOWN, o.F_SETOWN, o.F_GETOWN_EX, o.F_SETOWN_EX, o.F_GETOWNER_UIDS, o.F_GETSIG, o.F_SETSIG}
+
+
+def _owner_exists(t: Task, pid: int, kind: int) -> bool:
+    tasks = t.kernel.tasks.values()
+    if kind == F_OWNER_PGRP:
+        return any(x.group.pgid == pid for x in tasks)
+    if kind == F_OWNER_TID:
+        return any(x.tid == pid for x in tasks)
+    return any(x.pid == pid for x in tasks)
+
+
+def _set_owner(t: Task, file: File, pid: int, kind: int) -> None:
+    """__f_setown: record the owner, with the caller's uid and euid."""
+    if pid and not _owner_exists(t, pid, kind):
+        raise KernelError(Errno.ESRCH)
+    owner = file.owner
+    owner.pid, owner.type = pid, kind
+    if pid:
+        owner.uid, owner.euid = t.cred.uid, t.cred.euid
+
+
+def _owner(t: Task, file: File, cmd: int, argi: int, arg: int) -> int:
+    """F_GETOWN, F_SETOWN and their _EX forms, F_GETOWNER_UIDS, F_GETSIG, F_SETSIG."""
+    owner = file.owner
+    if cmd == o.F_GETOWN:
+        return -owner.pid if owner.type == F_OWNER_PGRP else owner.pid
+    if cmd == o.F_SETOWN:
+        if argi == -(1 << 31):  # f_setown: -INT_MIN would overflow
+            raise KernelError(Errno.EINVAL)
+        _set_owner(t, file, abs(argi), F_OWNER_PGRP if argi < 0 else F_OWNER_PID)
+        return 0
+    if cmd == o.F_SETOWN_EX:
+        kind, pid = F_OWNER_EX.unpack(copy_from_user(t.mm, arg, F_OWNER_EX.size))
+        if kind not in (F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP):
+            raise KernelError(Errno.EINVAL)
+        _set_owner(t, file, pid, kind)
+        return 0
+    if cmd == o.F_GETOWN_EX:
+        copy_to_user(t.mm, arg, F_OWNER_EX.pack(owner.type, owner.pid))
+        return 0
+    if cmd == o.F_GETOWNER_UIDS:
+        copy_to_user(t.mm, arg, struct.pack("<II", owner.uid, owner.euid))
+        return 0
+    if cmd == o.F_GETSIG:
+        return owner.signum
+    if not valid_signal(argi):  # F_SETSIG: f_owner_sig takes the int
+        raise KernelError(Errno.EINVAL)
+    owner.signum = argi
+    return 0
 
 
 @syscall()

@@ -188,7 +188,10 @@ def do_readv(t: Task, f: File, vec: int, vlen: int, pos: int | None, flags: int 
     if f.is_pipe and reachable < wanted:
         segs = _trim(segs, pipe_prefix(reachable, min(wanted, f.readable_bytes())))
     total = sum(n for _, n in segs)
-    data = f.read(t, total) if pos is None else f.pread(t, total, pos)
+    if flags:
+        data = f.read_flags(t, total, pos, flags)
+    else:
+        data = f.read(t, total) if pos is None else f.pread(t, total, pos)
     done = 0
     for base, n in segs:
         if done >= len(data):
@@ -210,6 +213,8 @@ def do_writev(t: Task, f: File, vec: int, vlen: int, pos: int | None, flags: int
     if f.is_pipe:
         segs = _trim(segs, pipe_prefix(sum(n for _, n in segs), wanted))
     data = b"".join(copy_from_user(t.mm, base, n) for base, n in segs)
+    if flags:
+        return f.write_flags(t, data, pos, flags)
     return f.write(t, data) if pos is None else f.pwrite(t, data, pos)
 
 

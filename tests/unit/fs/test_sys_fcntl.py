@@ -84,8 +84,6 @@ def test_f_dupfd_query(task: Task, f: Path) -> None:
     assert sys(task, "fcntl", a, o.F_DUPFD_QUERY, -1) == -Errno.EBADF
 
 
-@pytest.mark.xfail(strict=True, reason="F_CREATED_QUERY (Linux 6.12, fs/fcntl.c f_created_query) is not "
-                   "implemented: sysgate gives EINVAL")
 def test_f_created_query(task: Task, f: Path) -> None:
     created = open_fd(task, "new", o.O_RDWR | o.O_CREAT)
     existing = open_fd(task, "f", o.O_RDWR | o.O_CREAT)

@@ -350,9 +350,6 @@ def test_rwf_flag_combinations(task: Task, tmp_path: Path) -> None:
     assert sys(task, "preadv2", fd, vec, 1, 0, 0, RWF_ATOMIC) == -Errno.EOPNOTSUPP  # never for reads
     assert sys(task, "pwritev2", fd, vec, 1, 0, 0, RWF_ATOMIC) == -Errno.EOPNOTSUPP  # a buffered write
 
-
-@pytest.mark.xfail(strict=True, reason="RWF_APPEND/RWF_NOAPPEND are accepted but not applied (pwritev2 "
-                   "writes at pos); Linux sets or clears IOCB_APPEND in kiocb_set_rw_flags")
 def test_pwritev2_rwf_append_writes_at_the_end(task: Task, tmp_path: Path) -> None:
     fd = open_file(task, tmp_path)
     task.mm.write(BUF, b"tail")
