@@ -118,3 +118,13 @@ def host_syscall(nr: int, *args: Any) -> int:
         raise KernelError(Errno.ENOSYS)
     fn = cast(Any, _syscall)
     return host_check(int(fn(nr, *args)))
+
+
+_fallocate = libc_fn("fallocate", ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+
+
+def host_fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    """fallocate(2) on a host file, Linux `mode` flags (the host's are Linux's)."""
+    if _fallocate is None:
+        raise KernelError(Errno.EOPNOTSUPP)
+    host_check(_fallocate(fd, mode, offset, length))

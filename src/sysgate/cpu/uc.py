@@ -70,7 +70,7 @@ class UnicornCpu:
         self._vector = -1
         self._error: BaseException | None = None
         self._keep: list[Any] = []  # cffi objects that must outlive the engine's use of them
-        phys.add_listener(self._map_chunk)
+        phys.add_listener(self._map_chunk, self._unmap_chunk)
         self._setup_buffers()
         self._install_hooks()
         ctxp = ffi.new("uc_context **")
@@ -82,6 +82,10 @@ class UnicornCpu:
     def _map_chunk(self, chunk: Chunk) -> None:
         check(lib.uc_mem_map_ptr(self.uc, chunk.index << CHUNK_SHIFT, chunk.size, 7,
                                  ffi.cast("void *", chunk.host_addr)))
+
+    def _unmap_chunk(self, chunk: Chunk) -> None:
+        if self.uc is not None:
+            check(lib.uc_mem_unmap(self.uc, chunk.index << CHUNK_SHIFT, chunk.size))
 
     def _setup_buffers(self) -> None:
         n = len(_SYSCALL_REGS)
@@ -310,6 +314,10 @@ class UnicornCpu:
         return a & 0xFFFFFFFF, b & 0xFFFFFFFF, c & 0xFFFFFFFF, d & 0xFFFFFFFF
 
     def close(self) -> None:
+        if self._unmap_chunk in self.phys.remove_listeners:
+            self.phys.remove_listeners.remove(self._unmap_chunk)
+        if self._map_chunk in self.phys.listeners:
+            self.phys.listeners.remove(self._map_chunk)
         if self.uc is not None:
             lib.uc_context_free(self._ctx[0])
             lib.uc_close(self.uc)

@@ -22,7 +22,7 @@ from sysgate.fs.file import FMODE_WRITE, File
 from sysgate.fs.namei import host_lookup
 from sysgate.fs.sys_namei import empty_path_fd, host_dirfd
 from sysgate.fs.sys_read_write import fdget
-from sysgate.host import HOST_AT_FDCWD, host_check, kernel_error, libc_fn
+from sysgate.host import HOST_AT_FDCWD, host_check, host_fallocate, kernel_error, libc_fn
 from sysgate.mm.uaccess import copy_from_user, get_user_u64, getname
 from sysgate.syscall import syscall
 from sysgate.uapi import fcntl as o
@@ -53,7 +53,6 @@ _fchownat = libc_fn("fchownat", _c_int, _c_int, _c_char_p, _c_uint, _c_uint, _c_
 _fchown = libc_fn("fchown", _c_int, _c_int, _c_uint, _c_uint)
 _utimensat = libc_fn("utimensat", _c_int, _c_int, _c_char_p, ctypes.c_void_p, _c_int)
 _futimens = libc_fn("futimens", _c_int, _c_int, ctypes.c_void_p)
-_fallocate = libc_fn("fallocate", _c_int, _c_int, _c_int, _c_i64, _c_i64)
 
 
 def _proc_file() -> KernelError:
@@ -245,10 +244,10 @@ def vfs_fallocate(f: File, mode: int, offset: int, length: int) -> None:
     if not f.f_mode & FMODE_WRITE:
         raise KernelError(Errno.EBADF)
     fd = f.host_fd
-    if fd is None or _fallocate is None:
+    if fd is None:
         f.allocate(mode, offset, length)
         return
-    host_check(_fallocate(fd, mode, offset, length))
+    host_fallocate(fd, mode, offset, length)
 
 
 @syscall()

@@ -241,8 +241,8 @@ class Mm:
         if offset >= vma.file.size():
             # Past the end of the file (rounded up to a page): SIGBUS, as filemap_fault.
             raise GuestFault(page, READ, mapped=True, bus=True)
-        if vma.region is not None:
-            return vma.region.pfn_at(offset)
+        if vma.shared:
+            return vma.file.shared_pfn(self.phys, offset)
         pfn = self._alloc_frame(page)
         data = vma.file.read_page(offset)
         self.phys.page(pfn)[: len(data)] = data

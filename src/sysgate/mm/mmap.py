@@ -25,8 +25,8 @@ from sysgate.mm.vma import (
     VM_MAYWRITE,
     VM_SHARED,
     MappedFile,
-    SharedRegion,
     Vma,
+    shmem_file,
 )
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.mman import (
@@ -180,7 +180,6 @@ def do_mmap(
     addr = get_unmapped_area(mm, addr, length, flags)
     if flags & MAP_FIXED_NOREPLACE and mm.vmas_in(addr, addr + length):
         raise err(Errno.EEXIST)
-    shared = False
     if file is not None:
         if offset + length > (1 << 63) - 1:
             raise err(Errno.EOVERFLOW)  # file_mmap_ok: past MAX_LFS_FILESIZE
@@ -196,7 +195,6 @@ def do_mmap(
             vm_flags |= VM_SHARED | VM_MAYSHARE
             if not file.writable:
                 vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
-            shared = True
         elif kind != MAP_PRIVATE:
             raise err(Errno.EINVAL)
         if not file.readable:
@@ -221,9 +219,9 @@ def do_mmap(
     if file is not None:
         vma.file = mapped
         vma.pgoff = offset
-        if shared:
-            vma.region = SharedRegion(mm.phys, mapped, offset, length)
         vma.hold()
+    elif vm_flags & VM_SHARED:
+        vma.file = shmem_file(length).get()
     mm.insert_vma(vma)
     if flags & MAP_POPULATE:
         populate(mm, addr, addr + length)
@@ -338,8 +336,7 @@ def do_mremap(mm: Mm, addr: int, old_len: int, new_len: int, flags: int, new_add
     if old_len == vma.end - addr:
         end = vma.end + new_len - old_len
         nxt = mm.find_vma(vma.end)
-        # A shared file view cannot grow past its host mapping (see _move_vma).
-        if (nxt is None or nxt.start >= end) and end <= mm.task_size and vma.region is None:
+        if (nxt is None or nxt.start >= end) and end <= mm.task_size:
             vma.end = end
             mm.merge_range(vma.start, end)
             return addr
@@ -392,10 +389,8 @@ def _move_vma(mm: Mm, vma: Vma, addr: int, old_len: int, new_len: int, new_addr:
     pieces = mm.split_range(addr, old_end) if old_len else [vma]
     # The new VMA continues the first piece's backing from addr.
     first = pieces[0]
-    if first.region is not None and new_len > old_len:
-        raise err(Errno.ENOMEM)  # growing a shared file view would need a new host mapping
     moved = Vma(new_addr, new_addr + new_len, first.prot, first.flags, first.file,
-                first.file_offset(addr) if first.file else 0, first.region, first.name).hold()
+                first.file_offset(addr) if first.file else 0, first.name).hold()
     pt = mm.pt
     delta = (new_addr - addr) >> PAGE_SHIFT
     for vpn in [v for v in range(addr >> PAGE_SHIFT, old_end >> PAGE_SHIFT) if v in pt]:

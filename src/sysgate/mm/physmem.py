@@ -85,6 +85,7 @@ class PhysMem:
         self.limit = limit
         self.chunks: dict[int, Chunk] = {}
         self.listeners: list[ChunkListener] = []
+        self.remove_listeners: list[ChunkListener] = []
         self.free_pfns: list[int] = []
         self._next_index = 0
         self._bump_pfn = 0
@@ -110,9 +111,12 @@ class PhysMem:
             listener(chunk)
         return chunk
 
-    def add_listener(self, listener: ChunkListener) -> None:
-        """Call `listener` for every chunk, now and when one is added (the CPU maps it)."""
+    def add_listener(self, listener: ChunkListener, on_remove: ChunkListener | None = None) -> None:
+        """Call `listener` for every chunk, now and when one is added (the CPU maps it), and
+        `on_remove` when a file chunk goes away (the CPU unmaps it)."""
         self.listeners.append(listener)
+        if on_remove is not None:
+            self.remove_listeners.append(on_remove)
         for chunk in sorted(set(self.chunks.values()), key=lambda c: c.index):
             listener(chunk)
 
@@ -132,8 +136,10 @@ class PhysMem:
         return self._add_chunk(mem, length, anon=False).index << PFN_CHUNK_SHIFT
 
     def unmap_file(self, pfn: int) -> None:
-        """Release a chunk made by map_file (the CPU keeps its mapping; nothing points there)."""
+        """Release a chunk made by map_file (no page table points into it any more)."""
         chunk = self.chunks[pfn >> PFN_CHUNK_SHIFT]
+        for listener in self.remove_listeners:
+            listener(chunk)
         for i in range((chunk.size + CHUNK_SIZE - 1) >> CHUNK_SHIFT):
             del self.chunks[chunk.index + i]
         chunk.view.release()

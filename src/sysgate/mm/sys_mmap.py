@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.argtypes import OUT, Addr, Arg, Int, SizeT, ULong, ULongFlags, UserPtr
 from sysgate.errors import GuestFault, KernelError
 from sysgate.fs.file import FMODE_READ, FMODE_WRITE
+from sysgate.host import host_fallocate
 from sysgate.mm.mm import READ, WRITE
 from sysgate.mm.mmap import FileMapping, do_brk, do_mmap, do_mprotect, do_mremap, do_munmap
 from sysgate.mm.physmem import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, page_align
@@ -32,6 +33,7 @@ Prot = Annotated[int, Arg("unsigned long", show="prot")]
 MapFlags = Annotated[int, Arg("unsigned long", show="mmap_flags")]
 VecOut = Annotated[int, UserPtr("unsigned char __user *", show="ptr", direction=OUT)]
 DEV_ZERO = os.makedev(1, 5)
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
 
 
 @syscall()
@@ -141,8 +143,11 @@ def sys_madvise(t: Task, start: Addr, len_in: SizeT, behavior: Int) -> int:
                 raise KernelError(Errno.EINVAL)
             if not vma.flags & VM_SHARED:
                 raise KernelError(Errno.EACCES)
+            # madvise_remove: punch a hole in the file (vfs_fallocate), then drop the pages.
+            assert vma.file is not None
+            host_fallocate(vma.file.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, vma.file_offset(lo), hi - lo)
             mm.zap_range(lo, hi)
-        elif behavior in (m.MADV_WIPEONFORK,) and (vma.file is not None or vma.shared):
+        elif behavior == m.MADV_WIPEONFORK and (vma.file is not None or vma.shared):
             raise KernelError(Errno.EINVAL)
     if pos < end or unmapped:
         raise KernelError(Errno.ENOMEM)

@@ -3,7 +3,8 @@
 Counterpart: include/linux/mm_types.h (struct vm_area_struct) and mm/vma.c. A Vma is a
 page-aligned range [start, end) with one protection, its flags, and its backing: none
 (anonymous memory), a private view of a file (pages copied in on first touch), or a
-shared view of a file (the file's own pages, through a host mapping).
+shared view of a file (the file's own pages, through host mappings). Shared anonymous
+memory is a shared view of a memfd, as Linux's is of a shmem file.
 """
 
 from __future__ import annotations
@@ -27,11 +28,19 @@ VM_NORESERVE = 0x00200000
 VM_LOCKED = 0x00002000
 
 
+SHARED_WINDOW = 64 << 20
+"""Shared pages of a file come from host MAP_SHARED mappings of this many bytes of it."""
+
+
 class MappedFile:
-    """A host file that VMAs map (the kernel's vm_file), shared by every VMA of it.
+    """A host file that VMAs map (the kernel's vm_file and its page cache), shared by
+    every VMA of it.
 
     Holds its own host descriptor, so the guest closing its fd does not end the
     mapping, as on Linux. `path`, `dev` and `ino` are what /proc/PID/maps prints.
+    Shared mappings take the file's own pages: windows of the file mapped shared on the
+    host and handed to the CPU as physical memory, made when first touched, so one VMA
+    may grow (mremap), split, or be mapped twice and always see the same pages.
     """
 
     def __init__(self, hostfd: int, path: str, writable: bool) -> None:
@@ -42,6 +51,8 @@ class MappedFile:
         self.ino = st.st_ino
         self.writable = writable
         self.refs = 0
+        self._windows: dict[int, int] = {}  # window index -> first pfn
+        self._phys: PhysMem | None = None
 
     def get(self) -> MappedFile:
         self.refs += 1
@@ -50,6 +61,10 @@ class MappedFile:
     def put(self) -> None:
         self.refs -= 1
         if self.refs == 0:
+            if self._phys is not None:
+                for pfn in self._windows.values():
+                    self._phys.unmap_file(pfn)
+            self._windows.clear()
             os.close(self.fd)
 
     def size(self) -> int:
@@ -59,32 +74,25 @@ class MappedFile:
         """The page of the file at `offset` (short at end of file)."""
         return os.pread(self.fd, PAGE_SIZE, offset)
 
+    def shared_pfn(self, phys: PhysMem, offset: int) -> int:
+        """The frame that is the file's page at `offset` (the page cache's page)."""
+        window = offset // SHARED_WINDOW
+        base = self._windows.get(window)
+        if base is None:
+            self._phys = phys
+            base = self._windows[window] = phys.map_file(self.fd, window * SHARED_WINDOW, SHARED_WINDOW,
+                                                          self.writable)
+        return base + ((offset % SHARED_WINDOW) >> PAGE_SHIFT)
 
-class SharedRegion:
-    """A host MAP_SHARED mapping of a file range, used as physical frames.
 
-    Several VMAs may point into one region after splits; the region is released when
-    the last of them goes.
-    """
-
-    def __init__(self, phys: PhysMem, file: MappedFile, offset: int, length: int) -> None:
-        self.phys = phys
-        self.offset = offset  # file offset of the first frame
-        self.length = length
-        self.base_pfn = phys.map_file(file.fd, offset, length, file.writable)
-        self.refs = 0
-
-    def get(self) -> SharedRegion:
-        self.refs += 1
-        return self
-
-    def put(self) -> None:
-        self.refs -= 1
-        if self.refs == 0:
-            self.phys.unmap_file(self.base_pfn)
-
-    def pfn_at(self, file_offset: int) -> int:
-        return self.base_pfn + ((file_offset - self.offset) >> PAGE_SHIFT)
+def shmem_file(length: int) -> MappedFile:
+    """The object behind shared anonymous memory (shmem_zero_setup): a memfd of `length`."""
+    fd = os.memfd_create("dev/zero", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, length)
+        return MappedFile(fd, "/dev/zero (deleted)", writable=True)
+    finally:
+        os.close(fd)
 
 
 @dataclass(slots=True, eq=False)
@@ -97,12 +105,12 @@ class Vma:
     flags: int = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
     file: MappedFile | None = None
     pgoff: int = 0  # file offset of `start`, in bytes
-    region: SharedRegion | None = None
     name: str = field(default="")  # "[heap]", "[stack]", ... for /proc/PID/maps
 
     @property
     def shared(self) -> bool:
-        return bool(self.flags & VM_SHARED)
+        """A shared mapping (VM_MAYSHARE): its pages are the file's, never private copies."""
+        return bool(self.flags & VM_MAYSHARE)
 
     @property
     def growsdown(self) -> bool:
@@ -115,14 +123,10 @@ class Vma:
         """Take references on the backing (a new VMA over it was made)."""
         if self.file is not None:
             self.file.get()
-        if self.region is not None:
-            self.region.get()
         return self
 
     def release(self) -> None:
         """Drop this VMA's references on its backing."""
-        if self.region is not None:
-            self.region.put()
         if self.file is not None:
             self.file.put()
 
@@ -130,7 +134,7 @@ class Vma:
         """Cut this VMA at `addr`; return the upper part (self keeps the lower)."""
         upper = Vma(
             addr, self.end, self.prot, self.flags, self.file,
-            self.file_offset(addr), self.region, self.name,
+            self.file_offset(addr), self.name,
         ).hold()
         self.end = addr
         return upper
@@ -142,7 +146,6 @@ class Vma:
             and self.prot == nxt.prot
             and self.flags == nxt.flags
             and self.file is nxt.file
-            and self.region is nxt.region
             and self.name == nxt.name
             and (self.file is None or self.file_offset(self.end) == nxt.pgoff)
         )

@@ -15,7 +15,7 @@ import pytest
 from sysgate.errors import GuestFault
 from sysgate.mm.mm import EXEC, READ, STACK_GUARD_GAP, WRITE, Mm
 from sysgate.mm.physmem import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, PhysMem
-from sysgate.mm.vma import VM_GROWSDOWN, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, MappedFile, SharedRegion, Vma
+from sysgate.mm.vma import VM_GROWSDOWN, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_SHARED, MappedFile, Vma
 from sysgate.uapi.mman import PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE
 
 P = PAGE_SIZE
@@ -231,7 +231,7 @@ def test_last_partial_page_is_zero_filled_past_eof(mm: Mm, data_file: MappedFile
 def test_page_past_eof_is_sigbus(mm: Mm, data_file: MappedFile, shared: bool) -> None:
     vma = Vma(BASE, BASE + 4 * P, RW, file=data_file)
     if shared:
-        vma.region = SharedRegion(mm.phys, data_file, 0, 4 * P)
+        vma.flags |= VM_SHARED | VM_MAYSHARE
     mm.insert_vma(vma.hold())
     mm.read(BASE + 2 * P, 1)  # the partial last page is fine
     with pytest.raises(GuestFault) as exc:
@@ -243,8 +243,7 @@ def test_page_past_eof_is_sigbus(mm: Mm, data_file: MappedFile, shared: bool) ->
 
 
 def test_shared_file_writes_reach_the_file(mm: Mm, data_file: MappedFile) -> None:
-    vma = Vma(BASE, BASE + 2 * P, RW, file=data_file, pgoff=P)
-    vma.region = SharedRegion(mm.phys, data_file, P, 2 * P)
+    vma = Vma(BASE, BASE + 2 * P, RW, VM_SHARED | VM_MAYSHARE, file=data_file, pgoff=P)
     mm.insert_vma(vma.hold())
     mm.write(BASE + 3, b"shared")
     assert os.pread(data_file.fd, 9, P) == b"BBBshared"
@@ -313,8 +312,7 @@ def test_zap_range_with_code_drops_translations(mm: Mm, mmu: RecordingMmu) -> No
 
 
 def test_zap_range_keeps_shared_file_frames(mm: Mm, data_file: MappedFile) -> None:
-    vma = Vma(BASE, BASE + 2 * P, RW, file=data_file)
-    vma.region = SharedRegion(mm.phys, data_file, 0, 2 * P)
+    vma = Vma(BASE, BASE + 2 * P, RW, VM_SHARED | VM_MAYSHARE, file=data_file)
     mm.insert_vma(vma.hold())
     mm.write(BASE, b"kept")
     mm.zap_range(BASE, BASE + 2 * P)

@@ -13,7 +13,7 @@ import pytest
 
 from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import PAGE_SIZE, PFN_CHUNK_SHIFT, PhysMem
-from sysgate.mm.vma import VM_GROWSDOWN, VM_SHARED, MappedFile, SharedRegion, Vma, uc_perms
+from sysgate.mm.vma import SHARED_WINDOW, VM_GROWSDOWN, VM_MAYSHARE, VM_SHARED, MappedFile, Vma, uc_perms
 from sysgate.uapi.mman import PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE
 
 P = PAGE_SIZE
@@ -95,7 +95,8 @@ def test_can_merge_rules(mapped_file: MappedFile) -> None:
 
 
 def test_vma_properties() -> None:
-    assert anon(0, 1, flags=VM_SHARED).shared
+    assert anon(0, 1, flags=VM_SHARED | VM_MAYSHARE).shared
+    assert anon(0, 1, flags=VM_MAYSHARE).shared  # a shared mapping of a file opened read-only
     assert not anon(0, 1).shared
     assert anon(0, 1, flags=VM_GROWSDOWN).growsdown
     assert anon(0, 1).file_offset(BASE + 5) == 5
@@ -115,12 +116,20 @@ def test_mapped_file_closes_its_descriptor_on_last_put(tmp_path: Path) -> None:
         os.fstat(dup)
 
 
-def test_shared_region_unmaps_on_last_put(mm: Mm, mapped_file: MappedFile) -> None:
-    region = SharedRegion(mm.phys, mapped_file, 2 * P, 3 * P).get()
-    assert region.pfn_at(3 * P) == region.base_pfn + 1
-    assert bytes(mm.phys.page(region.pfn_at(2 * P))[:1]) == b"C"
-    region.put()
-    assert region.base_pfn >> PFN_CHUNK_SHIFT not in mm.phys.chunks
+def test_shared_windows_are_made_on_demand_and_unmapped_on_last_put(mm: Mm, tmp_path: Path) -> None:
+    path = tmp_path / "w"
+    path.write_bytes(b"".join(bytes([65 + i]) * P for i in range(8)))
+    fd = os.open(path, os.O_RDWR)
+    mf = MappedFile(fd, str(path), writable=True).get()
+    os.close(fd)
+    pfn = mf.shared_pfn(mm.phys, 2 * P)
+    assert mf.shared_pfn(mm.phys, 3 * P) == pfn + 1  # one window, consecutive frames
+    assert bytes(mm.phys.page(pfn)[:1]) == b"C"
+    far = mf.shared_pfn(mm.phys, SHARED_WINDOW + P)  # another window, mapped when first asked
+    assert far >> PFN_CHUNK_SHIFT != pfn >> PFN_CHUNK_SHIFT
+    mf.put()
+    assert pfn >> PFN_CHUNK_SHIFT not in mm.phys.chunks
+    assert far >> PFN_CHUNK_SHIFT not in mm.phys.chunks
 
 
 # -- the VMA list -------------------------------------------------------------------
