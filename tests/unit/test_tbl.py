@@ -7,6 +7,7 @@ number to the entry point that syscalls_64.h names (holes and x32 rows included)
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -28,7 +29,8 @@ from sysgate.tables.tbl import (
 )
 from sysgate.uapi.errno import Errno
 
-KERNEL_SRC = Path("/work/ref/linux-source-6.12")
+KERNEL_SRC = Path(os.environ.get("SYSGATE_LINUX_SRC", "/work/ref/linux-source-6.12"))
+"""A Linux 6.12 source tree (Debian's linux-source-6.12 unpacked), if there is one."""
 SYSCALLTBL_SH = KERNEL_SRC / "scripts/syscalltbl.sh"
 needs_kernel_source = pytest.mark.skipif(not SYSCALLTBL_SH.exists(), reason="no Linux source tree")
 
