@@ -239,38 +239,46 @@ def _positioned(t: Task, fd: int, pos: int, write: bool) -> File:
     return f
 
 
+def pos_from_hilo(high: int, low: int) -> int:
+    """The offset preadv/pwritev pass in two registers: on a 64-bit ABI all of it is in `low`."""
+    return low - (1 << 64) if low >> 63 else low
+
+
+def _target(t: Task, fd: int, pos: int, write: bool, with_flags: bool) -> tuple[File, int | None]:
+    """The file and position of a p*v call; preadv2/pwritev2 take -1 as "the file offset"."""
+    if with_flags and pos == -1:
+        return fdget(t, fd & 0xFFFFFFFF), None
+    return _positioned(t, fd, pos, write), pos
+
+
 @syscall()
 def sys_preadv(t: Task, fd: ULong, vec: IovOut, vlen: ULong, pos_l: ULong, pos_h: ULong) -> int:
     """read data into multiple buffers at a given offset"""
-    pos = pos_l - (1 << 64) if pos_l >> 63 else pos_l
-    return do_readv(t, _positioned(t, fd, pos, False), vec, vlen, pos)
+    f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), False, False)
+    return do_readv(t, f, vec, vlen, pos)
 
 
 @syscall()
 def sys_pwritev(t: Task, fd: ULong, vec: IovIn, vlen: ULong, pos_l: ULong, pos_h: ULong) -> int:
     """write data from multiple buffers at a given offset"""
-    pos = pos_l - (1 << 64) if pos_l >> 63 else pos_l
-    return do_writev(t, _positioned(t, fd, pos, True), vec, vlen, pos)
+    f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), True, False)
+    return do_writev(t, f, vec, vlen, pos)
 
 
 @syscall()
 def sys_preadv2(t: Task, fd: ULong, vec: IovOut, vlen: ULong, pos_l: ULong, pos_h: ULong,
                 flags: RwfFlags) -> int:
     """read data into multiple buffers, with flags"""
-    pos = pos_l - (1 << 64) if pos_l >> 63 else pos_l
-    if pos == -1:
-        return do_readv(t, fdget(t, fd & 0xFFFFFFFF), vec, vlen, None, flags)
-    return do_readv(t, _positioned(t, fd, pos, False), vec, vlen, pos, flags)
+    f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), False, True)
+    return do_readv(t, f, vec, vlen, pos, flags)
 
 
 @syscall()
 def sys_pwritev2(t: Task, fd: ULong, vec: IovIn, vlen: ULong, pos_l: ULong, pos_h: ULong,
                  flags: RwfFlags) -> int:
     """write data from multiple buffers, with flags"""
-    pos = pos_l - (1 << 64) if pos_l >> 63 else pos_l
-    if pos == -1:
-        return do_writev(t, fdget(t, fd & 0xFFFFFFFF), vec, vlen, None, flags)
-    return do_writev(t, _positioned(t, fd, pos, True), vec, vlen, pos, flags)
+    f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), True, True)
+    return do_writev(t, f, vec, vlen, pos, flags)
 
 
 @syscall()
