@@ -174,7 +174,46 @@ def test_req_xcomp_perm(task: Task, idx: int, errno: Errno) -> None:
     assert sys(task, "arch_prctl", ap.ARCH_REQ_XCOMP_PERM, idx) == -errno
 
 
-@pytest.mark.parametrize("option", [0, 0x1000, 0x1005, 0x1010, 0x1026, 0x3001, 0x9999, -1])
+def test_xcomp_guest_perm(task: Task) -> None:
+    assert sys(task, "arch_prctl", ap.ARCH_GET_XCOMP_GUEST_PERM, OUT) == 0
+    assert peek1(task, OUT, "Q") == 3
+    assert sys(task, "arch_prctl", ap.ARCH_REQ_XCOMP_GUEST_PERM, XFEATURE_XTILE_DATA) == -Errno.EOPNOTSUPP
+    assert sys(task, "arch_prctl", ap.ARCH_REQ_XCOMP_GUEST_PERM, XFEATURE_MAX) == -Errno.EINVAL
+    assert sys(task, "arch_prctl", ap.ARCH_GET_XCOMP_GUEST_PERM, KERNEL_ADDR) == -Errno.EFAULT
+
+
+def test_address_masking_without_lam(task: Task) -> None:
+    """CONFIG_ADDRESS_MASKING on a CPU without LAM: nothing masked, nothing to enable."""
+    assert sys(task, "arch_prctl", ap.ARCH_GET_UNTAG_MASK, OUT) == 0
+    assert peek1(task, OUT, "Q") == (1 << 64) - 1
+    assert sys(task, "arch_prctl", ap.ARCH_GET_MAX_TAG_BITS, OUT) == 0
+    assert peek1(task, OUT, "Q") == 0
+    assert sys(task, "arch_prctl", ap.ARCH_ENABLE_TAGGED_ADDR, 6) == -Errno.ENODEV
+    assert sys(task, "arch_prctl", ap.ARCH_FORCE_TAGGED_SVA, 0) == 0
+    assert sys(task, "arch_prctl", ap.ARCH_GET_UNTAG_MASK, KERNEL_ADDR) == -Errno.EFAULT
+    assert sys(task, "arch_prctl", ap.ARCH_GET_MAX_TAG_BITS, UNMAPPED) == -Errno.EFAULT
+
+
+@pytest.mark.parametrize("option, features, errno", [
+    (ap.ARCH_SHSTK_ENABLE, ap.ARCH_SHSTK_SHSTK, Errno.EOPNOTSUPP),  # no X86_FEATURE_USER_SHSTK
+    (ap.ARCH_SHSTK_ENABLE, ap.ARCH_SHSTK_WRSS, Errno.EOPNOTSUPP),
+    (ap.ARCH_SHSTK_DISABLE, ap.ARCH_SHSTK_SHSTK, Errno.EOPNOTSUPP),
+    (ap.ARCH_SHSTK_ENABLE, ap.ARCH_SHSTK_SHSTK | ap.ARCH_SHSTK_WRSS, Errno.EINVAL),  # one at a time
+    (ap.ARCH_SHSTK_ENABLE, 0, Errno.EINVAL),
+    (ap.ARCH_SHSTK_UNLOCK, ap.ARCH_SHSTK_SHSTK, Errno.EINVAL),  # only through ptrace
+])
+def test_shadow_stack_options(task: Task, option: int, features: int, errno: Errno) -> None:
+    assert sys(task, "arch_prctl", option, features) == -errno
+
+
+def test_shadow_stack_status_and_lock(task: Task) -> None:
+    assert sys(task, "arch_prctl", ap.ARCH_SHSTK_STATUS, OUT) == 0
+    assert peek1(task, OUT, "Q") == 0
+    assert sys(task, "arch_prctl", ap.ARCH_SHSTK_LOCK, ap.ARCH_SHSTK_SHSTK) == 0
+    assert sys(task, "arch_prctl", ap.ARCH_SHSTK_STATUS, KERNEL_ADDR) == -Errno.EFAULT
+
+
+@pytest.mark.parametrize("option", [0, 0x1000, 0x1005, 0x1010, 0x1026, 0x3001, 0x2003, 0x9999, -1])
 def test_unknown_arch_option(task: Task, option: int) -> None:
     assert sys(task, "arch_prctl", option, OUT) == -Errno.EINVAL
 

@@ -27,14 +27,30 @@ ARCH_SET_CPUID = 0x1012
 ARCH_GET_XCOMP_SUPP = 0x1021
 ARCH_GET_XCOMP_PERM = 0x1022
 ARCH_REQ_XCOMP_PERM = 0x1023
+ARCH_GET_XCOMP_GUEST_PERM = 0x1024
+ARCH_REQ_XCOMP_GUEST_PERM = 0x1025
+ARCH_MAP_VDSO_X32 = 0x2001
+ARCH_MAP_VDSO_32 = 0x2002
+ARCH_MAP_VDSO_64 = 0x2003
+ARCH_GET_UNTAG_MASK = 0x4001
+ARCH_ENABLE_TAGGED_ADDR = 0x4002
+ARCH_GET_MAX_TAG_BITS = 0x4003
+ARCH_FORCE_TAGGED_SVA = 0x4004
+ARCH_SHSTK_ENABLE = 0x5001
+ARCH_SHSTK_DISABLE = 0x5002
+ARCH_SHSTK_LOCK = 0x5003
+ARCH_SHSTK_UNLOCK = 0x5004
+ARCH_SHSTK_STATUS = 0x5005
+ARCH_SHSTK_SHSTK = 1 << 0
+ARCH_SHSTK_WRSS = 1 << 1
 XFEATURES = 0x3  # x87 | SSE: what the emulated CPU saves
 XFEATURE_MAX = 19
 """arch/x86/include/asm/fpu/types.h in Linux 6.12: one past XFEATURE_XTILE_DATA."""
 
 
 @syscall(support=Support.PARTIAL,
-         note="FS/GS bases, ARCH_GET_CPUID, ARCH_GET_XCOMP_SUPP/PERM; CPUID faulting, "
-         "shadow stacks and LAM are not available (as on a CPU without them)")
+         note="as on a CPU without CPUID faulting, LAM, shadow stacks or AMX; "
+         "ARCH_MAP_VDSO_* give EINVAL until the vDSO exists")
 def sys_arch_prctl(t: Task, option: Int, arg2: ULong) -> int:
     """set architecture-specific thread state"""
     cpu = t.kernel.cpu
@@ -55,13 +71,46 @@ def sys_arch_prctl(t: Task, option: Int, arg2: ULong) -> int:
         return 1
     if option == ARCH_SET_CPUID:
         raise KernelError(Errno.ENODEV)
-    if option in (ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM):
+    if option in (ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_GET_XCOMP_GUEST_PERM):
         put_user_u64(t.mm, arg2, XFEATURES)
         return 0
-    if option == ARCH_REQ_XCOMP_PERM:
+    if option in (ARCH_REQ_XCOMP_PERM, ARCH_REQ_XCOMP_GUEST_PERM):
         # xstate_request_perm: EINVAL past XFEATURE_MAX; otherwise only a feature that needs
         # permission (XTILE_DATA, AMX) may be requested, and this CPU has none.
         if arg2 >= XFEATURE_MAX:
             raise KernelError(Errno.EINVAL)
         raise KernelError(Errno.EOPNOTSUPP)
+    if ARCH_GET_UNTAG_MASK <= option <= ARCH_FORCE_TAGGED_SVA:
+        return _lam(t, option, arg2)
+    if ARCH_SHSTK_ENABLE <= option <= ARCH_SHSTK_STATUS:
+        return _shstk(t, option, arg2)
+    raise KernelError(Errno.EINVAL)
+
+
+def _lam(t: Task, option: int, arg2: int) -> int:
+    """Linear address masking (CONFIG_ADDRESS_MASKING) on a CPU without LAM."""
+    if option == ARCH_GET_UNTAG_MASK:
+        put_user_u64(t.mm, arg2, (1 << 64) - 1)  # nothing is masked
+        return 0
+    if option == ARCH_ENABLE_TAGGED_ADDR:
+        raise KernelError(Errno.ENODEV)  # prctl_enable_tagged_addr without X86_FEATURE_LAM
+    if option == ARCH_GET_MAX_TAG_BITS:
+        put_user_u64(t.mm, arg2, 0)
+        return 0
+    return 0  # ARCH_FORCE_TAGGED_SVA only sets a flag
+
+
+def _shstk(t: Task, option: int, features: int) -> int:
+    """Shadow stacks (shstk_prctl) on a CPU without them: nothing is enabled or can be."""
+    if option == ARCH_SHSTK_STATUS:
+        put_user_u64(t.mm, features, 0)
+        return 0
+    if option == ARCH_SHSTK_LOCK:
+        return 0
+    if option == ARCH_SHSTK_UNLOCK:
+        raise KernelError(Errno.EINVAL)  # only through ptrace
+    if features & (features - 1):
+        raise KernelError(Errno.EINVAL)  # one feature at a time
+    if features & (ARCH_SHSTK_SHSTK | ARCH_SHSTK_WRSS):
+        raise KernelError(Errno.EOPNOTSUPP)  # no X86_FEATURE_USER_SHSTK
     raise KernelError(Errno.EINVAL)
