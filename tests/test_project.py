@@ -46,3 +46,22 @@ def test_ruff_is_clean() -> None:
     result = subprocess.run(["ruff", "check", "src", "tests", "tools", "bench"], cwd=ROOT,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_only_the_cpu_layer_uses_unicorn() -> None:
+    """DESIGN: nothing above sysgate.cpu imports unicorn or talks to it through cffi."""
+    offenders = []
+    for path in (ROOT / "src" / "sysgate").rglob("*.py"):
+        if path.parent.name == "cpu":
+            continue
+        text = path.read_text()
+        if "import unicorn" in text or "from unicorn" in text or "import cffi" in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_source_files_stay_small() -> None:
+    """STYLE: modules under about 500 lines."""
+    big = [(str(p.relative_to(ROOT)), n) for p in (ROOT / "src").rglob("*.py")
+           if (n := len(p.read_text().splitlines())) > 500]
+    assert big == []
