@@ -56,6 +56,7 @@ CASES = [
     Case("exit_code", ("1",), returncode=1, label="exit_code-1"),
     Case("exit_code", ("255",), returncode=255, label="exit_code-255"),
     Case("abort", returncode=-SIGABRT),
+    Case("proc_syscall"),
 ]
 
 

@@ -3,7 +3,7 @@
 Counterpart: fs/proc/base.c (the per-process entries), fs/proc/task_mmu.c (maps) and
 fs/proc/fd.c. Files are generated when opened, as seq_file does; links are read from
 the task (exe, cwd, fd/N). This covers the entries programs read about themselves:
-exe, cwd, root, fd/, maps, cmdline, environ, comm, auxv. Any other entry under a
+exe, cwd, root, fd/, maps, cmdline, environ, comm, auxv, syscall. Any other entry under a
 guest's /proc/<pid> is absent (ENOENT) rather than the host's.
 """
 
@@ -40,14 +40,22 @@ class ProcNode:
 
 
 class ProcFile(File):
-    """An open generated file: its content was produced at open()."""
+    """An open generated file. As with seq_file, the text is produced by the first read
+    (not by open), so /proc/self/syscall shows the read that is reading it."""
 
-    def __init__(self, content: bytes, path: str, ino: int) -> None:
+    def __init__(self, generate: Callable[[], bytes], path: str, ino: int) -> None:
         super().__init__(O_RDONLY, path)
         self.f_mode |= FMODE_LSEEK | FMODE_PREAD
-        self.content = content
+        self.generate = generate
+        self._content: bytes | None = None
         self.pos = 0
         self.ino = ino
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            self._content = self.generate()
+        return self._content
 
     def read(self, t: Task, count: int) -> bytes:
         data = self.content[self.pos : self.pos + count]
@@ -109,7 +117,8 @@ def _kstat(mode: int, ino: int, nlink: int) -> Kstat:
 
 
 _PID_ENTRIES = {b"exe": "link", b"cwd": "link", b"root": "link", b"fd": "dir", b"maps": "file",
-                b"cmdline": "file", b"environ": "file", b"comm": "file", b"auxv": "file"}
+                b"cmdline": "file", b"environ": "file", b"comm": "file", b"auxv": "file",
+                b"syscall": "file"}
 
 
 def _ino(task: Task, name: bytes) -> int:
@@ -191,7 +200,7 @@ def open_node(node: ProcNode, flags: int, path: str) -> File:
                     for name, kind in _PID_ENTRIES.items()
                 ]
         return ProcDir(entries, path, node.ino)
-    return ProcFile(_generate(task, node.name), path, node.ino)
+    return ProcFile(lambda: _generate(task, node.name), path, node.ino)
 
 
 def _generate(task: Task, name: bytes) -> bytes:
@@ -206,7 +215,24 @@ def _generate(task: Task, name: bytes) -> bytes:
         return task.comm + b"\n"
     if name == b"auxv":
         return task.saved_auxv
+    if name == b"syscall":
+        return show_syscall(task)
     raise KernelError(Errno.ENOENT)
+
+
+def show_syscall(task: Task) -> bytes:
+    """/proc/PID/syscall (proc_pid_syscall): the call in progress, its six arguments, then
+    the stack pointer and the address the call returns to; "running" outside a call."""
+    if task.kernel.current is not task or task.kernel.cpu is None:
+        return b"running\n"
+    frame = task.regs.frame
+    nr = frame[0] & 0xFFFFFFFF
+    nr = nr - (1 << 32) if nr >> 31 else nr
+    sp = task.kernel.cpu.get_reg("rsp")
+    pc = frame[7] + 2  # regs->ip: just past the `syscall` instruction
+    if nr < 0:
+        return b"%d 0x%x 0x%x\n" % (nr, sp, pc)
+    return (b"%d " % nr) + b" ".join(b"0x%x" % a for a in [*frame[1:7], sp, pc]) + b"\n"
 
 
 def show_maps(mm: Mm) -> bytes:
