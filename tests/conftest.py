@@ -35,15 +35,18 @@ EDGE = 0x10300000
 
 def make_task(cwd: Path, stdio: tuple[int, int, int] | None = None) -> Task:
     kernel = Kernel(memory_limit=1 << 30)
+    null = -1
     if stdio is None:
         null = os.open(os.devnull, os.O_RDWR)
         stdio = (null, null, null)
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        t = kernel.create_init_task(stdio)
+        t = kernel.create_init_task(stdio)  # takes duplicates of the stdio descriptors
     finally:
         os.chdir(old)
+        if null >= 0:
+            os.close(null)
     mm = t.mm
     mm.insert_vma(Vma(USER_BUF, USER_BUF + USER_BUF_SIZE, PROT_READ | PROT_WRITE))
     mm.insert_vma(Vma(RO_PAGE, RO_PAGE + 0x1000, PROT_READ))
@@ -82,3 +85,13 @@ def put_str(t: Task, s: bytes | str, addr: int = USER_BUF) -> int:
     data = os.fsencode(s) if isinstance(s, str) else s
     t.mm.write(addr, data + b"\0")
     return addr
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_descriptor_leaks() -> Iterator[None]:
+    """The suite must not leak host descriptors: host-oracle tests name unused fds."""
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+    yield
+    if before:
+        after = len(os.listdir("/proc/self/fd"))
+        assert after - before < 64, f"{after - before} host descriptors leaked by the tests"

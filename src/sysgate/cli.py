@@ -18,10 +18,8 @@ from pathlib import Path
 
 from sysgate.api import guest_environ
 from sysgate.errors import SysgateError
-from sysgate.kernel.kernel import Kernel
+from sysgate.kernel.kernel import INTERNAL_ERROR_STATUS, Kernel
 from sysgate.uapi.signal import SIGINT, SIGPIPE, describe
-
-INTERNAL_ERROR_STATUS = 125
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(ns)
         return cmd_syscalls(ns)
     except SysgateError as exc:
+        if os.environ.get("SYSGATE_DEBUG") and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         sys.stderr.write(f"sysgate: {exc}\n")
         return exc.status
     except BrokenPipeError:

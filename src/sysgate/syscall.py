@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import enum
 import inspect
+import sys
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,6 +117,31 @@ def compile_stub(spec: SyscallSpec, word_bits: int) -> Stub:
     return stub
 
 
+def _resolve(text: str, fn: Handler, where: str, param: str) -> object:
+    """Evaluate a string annotation (`from __future__ import annotations`).
+
+    In the handler's module first; then, for a handler defined inside a function (a user
+    system call declared in a test or a script), in the scopes of the callers that are
+    declaring it, where names such as a locally imported `Int` live.
+    """
+    try:
+        return eval(text, fn.__globals__)  # noqa: S307 - the handler's own annotation
+    except NameError as first:
+        error: Exception = first
+    frame: types.FrameType | None = sys._getframe(1)
+    for _ in range(12):
+        if frame is None:
+            break
+        try:
+            return eval(text, fn.__globals__, frame.f_locals)  # noqa: S307
+        except NameError:
+            frame = frame.f_back
+        except Exception as exc:  # noqa: BLE001 - reported as a declaration error below
+            error = exc
+            break
+    raise SyscallDeclarationError(f"{where}: cannot resolve the type of {param!r}: {error}") from None
+
+
 def _param_args(fn: Handler) -> tuple[Param, ...]:
     """Read the declared parameters after the task, with their Arg metadata."""
     where = f"{fn.__module__}.{fn.__qualname__}"
@@ -127,12 +154,7 @@ def _param_args(fn: Handler) -> tuple[Param, ...]:
             raise SyscallDeclarationError(f"{where}: parameter {p.name!r} must be positional")
         ann = p.annotation
         if isinstance(ann, str):
-            try:
-                ann = eval(ann, fn.__globals__)  # noqa: S307 - the handler's own annotation
-            except Exception as exc:  # noqa: BLE001 - any failure to resolve is a declaration error
-                raise SyscallDeclarationError(
-                    f"{where}: cannot resolve the type of {p.name!r}: {exc}"
-                ) from None
+            ann = _resolve(ann, fn, where, p.name)
         metas = [m for m in getattr(ann, "__metadata__", ()) if isinstance(m, Arg)]
         if typing.get_origin(ann) is not typing.Annotated or len(metas) != 1:
             raise SyscallDeclarationError(

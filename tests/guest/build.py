@@ -74,8 +74,8 @@ def _cache_key(source: Path, variant: Variant, compiler_id: str) -> str:
     return h.hexdigest()[:16]
 
 
-def build(program: str, variant: str, cache_dir: Path = CACHE_DIR) -> Path:
-    """The path of `program` built as `variant`, compiling it if it is not cached.
+def build(program: str, variant: str, cache_dir: Path = CACHE_DIR, source_dir: Path = SRC_DIR) -> Path:
+    """The path of `program` (source_dir/program.c) built as `variant`, compiled if not cached.
 
     Calls pytest.skip when the variant's compiler is missing; a compile error fails.
     """
@@ -83,7 +83,7 @@ def build(program: str, variant: str, cache_dir: Path = CACHE_DIR) -> Path:
     compiler_id = _compiler_id(v.compiler)
     if compiler_id is None:
         pytest.skip(f"{variant}: compiler {v.compiler!r} is not installed")
-    source = SRC_DIR / f"{program}.c"
+    source = source_dir / f"{program}.c"
     exe = cache_dir / f"{program}-{variant}-{_cache_key(source, v, compiler_id)}"
     if exe.exists():
         return exe

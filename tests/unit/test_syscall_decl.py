@@ -252,13 +252,21 @@ def test_size_may_be_ret() -> None:
 
 
 def test_unresolvable_annotation_is_refused() -> None:
-    Local = Annotated[int, Arg("int")]  # not visible to the handler's module
+    def sys_nowhere(t: object, x: Nowhere) -> int:  # type: ignore[name-defined]  # noqa: F821
+        return x
+
+    with pytest.raises(SyscallDeclarationError, match="cannot resolve the type of 'x'"):
+        make_spec(sys_nowhere)
+
+
+def test_a_local_annotation_resolves_in_the_declaring_scope() -> None:
+    """A user system call declared inside a function may use types imported there."""
+    Local = Annotated[int, Arg("int", 32, True)]
 
     def sys_local(t: object, x: Local) -> int:
         return x
 
-    with pytest.raises(SyscallDeclarationError, match="cannot resolve the type of 'x'"):
-        make_spec(sys_local)
+    assert make_spec(sys_local).params[0].arg.ctype == "int"
 
 
 def test_partial_needs_a_note_and_missing_is_refused() -> None:

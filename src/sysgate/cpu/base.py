@@ -35,6 +35,7 @@ class Stop:
     pc: int = 0
     vector: int = 0
     error: BaseException | None = None
+    where: str = ""  # for ERROR: the hook that failed ("syscall", "page fault", "interrupt")
 
 
 # x86 exception vectors (arch/x86/include/asm/trapnr.h)

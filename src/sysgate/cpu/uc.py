@@ -69,6 +69,7 @@ class UnicornCpu:
         self._stop_requested = False
         self._vector = -1
         self._error: BaseException | None = None
+        self._error_where = ""
         self._keep: list[Any] = []  # cffi objects that must outlive the engine's use of them
         phys.add_listener(self._map_chunk, self._unmap_chunk)
         self._setup_buffers()
@@ -120,13 +121,13 @@ class UnicornCpu:
                 wvals[2] = r[8]  # r11: rflags
                 write_batch(handle, wregs, wptrs, 3)
             except BaseException as exc:  # noqa: BLE001 - carried out of the C callback
-                cpu._fail(exc)
+                cpu._fail(exc, "syscall")
 
         def tlb_fill(handle: Any, vaddr: int, access_type: int, result: Any, user_data: Any) -> bool:
             try:
                 pte = cpu.mm.fill(vaddr, 1 << (access_type - 16))
             except BaseException as exc:  # noqa: BLE001
-                cpu._fail(exc)
+                cpu._fail(exc, "page fault")
                 return False
             if not pte:
                 return False
@@ -141,7 +142,7 @@ class UnicornCpu:
                 cpu._vector = intno
                 lib.uc_emu_stop(handle)
             except BaseException as exc:  # noqa: BLE001
-                cpu._fail(exc)
+                cpu._fail(exc, "interrupt")
 
         c_syscall = ffi.callback("void(uc_engine *, void *)", syscall_hook)
         c_fill = ffi.callback("bool(uc_engine *, uint64_t, int, uc_tlb_entry *, void *)", tlb_fill)
@@ -153,9 +154,10 @@ class UnicornCpu:
                               ffi.cast("int", UC_X86_INS_SYSCALL)))
         check(lib.uc_hook_add(uc, hh, UC_HOOK_INTR, c_intr, ffi.NULL, 1, 0))
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, where: str) -> None:
         if self._error is None:
             self._error = exc
+            self._error_where = where
         lib.uc_emu_stop(self.uc)
 
     # -- running ----------------------------------------------------------------
@@ -169,7 +171,7 @@ class UnicornCpu:
         rip = self.get_reg("rip")
         if self._error is not None:
             error, self._error = self._error, None
-            return Stop(StopKind.ERROR, rip, error=error)
+            return Stop(StopKind.ERROR, rip, error=error, where=self._error_where)
         if self._vector >= 0:
             vector = self._vector
             self._forget_exception()

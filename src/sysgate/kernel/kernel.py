@@ -39,6 +39,8 @@ FIRST_PID = 2
 """The first guest process's pid; pid 1 is sysgate itself, the reaper of orphans."""
 UTS_RELEASE = "6.12.117-sysgate"
 """What uname -r reports: the Linux release whose behaviour sysgate follows."""
+INTERNAL_ERROR_STATUS = 125
+"""Exit status of `sysgate run` when sysgate (or a user system call) fails, not the guest."""
 XSAVE_SIZE = 576
 """XSAVE area size for XCR0 = x87|SSE, the state the emulated CPU has."""
 
@@ -264,7 +266,7 @@ class Kernel:
             return
         if kind is StopKind.ERROR:
             assert stop.error is not None
-            raise stop.error
+            raise self._describe_error(t, stop)
         if kind is StopKind.PAGE_FAULT:
             fault = t.mm.last_fault
             assert fault is not None
@@ -285,6 +287,26 @@ class Kernel:
             force_sig_fault(t, sig.SIGFPE, 0, stop.pc)
         else:
             force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)
+
+    def _describe_error(self, t: Task, stop: Stop) -> BaseException:
+        """What to raise for an exception that escaped a hook: a SysgateError as it is,
+        a user system call's failure as a one-line SysgateError, and sysgate's own bugs
+        with the system call named (the original exception stays chained)."""
+        err = stop.error
+        assert err is not None
+        if isinstance(err, SysgateError) or stop.where != "syscall":
+            return err
+        nr = t.regs.orig_ax & 0xFFFFFFFF
+        slot = self.table64.slots.get(nr)
+        name = slot.name if slot is not None else f"syscall_{nr:#x}"
+        if slot is not None and slot.user:
+            wrapped = SysgateError(f"the user system call {name} ({nr}) raised {type(err).__name__}: {err}",
+                                   INTERNAL_ERROR_STATUS)
+        else:
+            wrapped = SysgateError(f"internal error in {name} ({nr}): {type(err).__name__}: {err}",
+                                   INTERNAL_ERROR_STATUS)
+        wrapped.__cause__ = err
+        return wrapped
 
     def exit_to_user_mode(self, t: Task) -> None:
         """Pending signals on the way out of a system call (exit_to_user_mode_loop)."""
