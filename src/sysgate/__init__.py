@@ -10,7 +10,7 @@ from sysgate.errors import KernelError, SysgateError
 from sysgate.kernel.kernel import ExitStatus, Kernel
 from sysgate.kernel.task import Task
 from sysgate.mm import uaccess
-from sysgate.syscall import Support, syscall
+from sysgate.syscall import Support
 from sysgate.uapi.errno import Errno
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "Task",
     "argtypes",
     "run",
-    "syscall",
     "uaccess",
 ]
 __version__ = "0.1.0"

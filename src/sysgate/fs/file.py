@@ -210,6 +210,13 @@ class File:
         return False
 
     @property
+    def can_splice_read(self) -> bool:
+        """Whether the file has a ->splice_read, which sendfile needs from its input.
+        Files backed by a host descriptor let the host decide; sysgate's own (procfs
+        seq_files) have none, as in Linux."""
+        return False
+
+    @property
     def is_pipe(self) -> bool:
         """A FIFO or pipe: its data moves in whole pipe buffers (fs/pipe.c)."""
         return False

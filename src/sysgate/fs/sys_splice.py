@@ -41,6 +41,8 @@ def _get_loff(t: Task, ptr: int) -> int:
 
 def _copy_through(t: Task, fin: File, fout: File, pos: int | None, count: int) -> int:
     """Move up to `count` bytes by reading and writing (a file with no host descriptor)."""
+    if not fin.can_splice_read:
+        raise KernelError(Errno.EINVAL)  # do_splice_read: no ->splice_read
     data = fin.read(t, count) if pos is None else fin.pread(t, count, pos)
     if not data:
         return 0
