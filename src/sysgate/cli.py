@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="a Python file declaring system calls with @kernel.syscall(nr=...)")
     run.add_argument("program", help="the program (searched in PATH if it has no '/')")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    tr = sub.add_parser("trace", add_help=False, help="run a program and trace its system calls as strace does",
+                        description="sysgate trace [strace options] PROG [ARGS...]")
+    tr.add_argument("rest", nargs=argparse.REMAINDER)
     sc = sub.add_parser("syscalls", help="list the x86-64 system call table and its support")
     sc.add_argument("--json", action="store_true", help="print JSON for tools")
     sc.add_argument("--syscalls", action="append", default=[], metavar="FILE",
@@ -89,28 +92,82 @@ def load_user_syscalls(kernel: Kernel, paths: list[str]) -> None:
             raise SysgateError(f"--syscalls {path}:{where.lineno}: {type(exc).__name__}: {exc}", 2) from None
 
 
-def cmd_run(ns: argparse.Namespace) -> int:
+def guest_env(sets: list[str], unsets: list[str]) -> dict[bytes, bytes]:
     env = initial_environ()
-    for item in ns.env:
+    for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SysgateError(f"--env {item!r}: expected NAME=VALUE", 2)
         env[os.fsencode(key)] = os.fsencode(value)
-    for key in ns.unset_env:
+    for key in unsets:
         env.pop(os.fsencode(key), None)
-    path = _find_program(ns.program)
-    argv = [os.fsencode(ns.program)] + [os.fsencode(a) for a in ns.args]
+    return env
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    env = guest_env(ns.env, ns.unset_env)
+    kernel = Kernel()
+    load_user_syscalls(kernel, ns.syscalls)
+    return run_program(kernel, ns.program, ns.args, env)
+
+
+def run_program(kernel: Kernel, program: str, args: list[str], env: dict[bytes, bytes]) -> int:
+    path = _find_program(program)
+    argv = [os.fsencode(program)] + [os.fsencode(a) for a in args]
     # The guest, not sysgate, reacts to Ctrl-C; until guest handlers exist, the default
     # action (terminate) is what a native program without a handler would get.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    kernel = Kernel()
-    load_user_syscalls(kernel, ns.syscalls)
     status = kernel.run(argv, guest_environ(env), (0, 1, 2), os.fsencode(path))
     if status.signal is not None:
         if status.signal not in (SIGINT, SIGPIPE):
             sys.stderr.write(describe(status.signal) + "\n")
         return 128 + status.signal
     return status.code or 0
+
+
+TRACE_USAGE = """usage: sysgate trace [-cCfknqrtTvwxxyyzZ] [-a COLUMN] [-e EXPR]... [-o FILE] [-s STRSIZE]
+                     [-S SORTBY] [-X raw|abbrev|verbose] [--trace-format=text|json]
+                     [--syscalls FILE]... [--env NAME=VALUE]... [--unset-env NAME]... PROG [ARGS...]
+
+Runs PROG under sysgate and prints its system calls as strace does (see strace(1) for
+the options; -e takes trace=, status=, inject=, fault=).
+"""
+
+
+def cmd_trace(rest: list[str]) -> int:
+    from sysgate.trace import options
+
+    if not rest or rest[0] in ("-h", "--help"):
+        sys.stdout.write(TRACE_USAGE)
+        return 0 if rest else 2
+    kernel = Kernel()
+    sets: list[str] = []
+    unsets: list[str] = []
+    strace_args: list[str] = []
+    i = 0
+    while i < len(rest):  # sysgate's own options may come among strace's, before PROG
+        arg = rest[i]
+        for flag, into in (("--syscalls", None), ("--env", sets), ("--unset-env", unsets)):
+            if arg == flag or arg.startswith(flag + "="):
+                value = arg.split("=", 1)[1] if "=" in arg else (rest[i + 1] if i + 1 < len(rest) else "")
+                i += 0 if "=" in arg else 1
+                if into is None:
+                    load_user_syscalls(kernel, [value])
+                else:
+                    into.append(value)
+                break
+        else:
+            strace_args.append(arg)
+            if not arg.startswith("-"):
+                strace_args += rest[i + 1 :]
+                break
+        i += 1
+    table = kernel.table64
+    opts, program = options.parse(strace_args, {nr: s.name for nr, s in table.slots.items()}, table.slots)
+    if not program:
+        raise SysgateError("trace: must have PROG [ARGS]", 2)
+    kernel.trace(opts)
+    return run_program(kernel, program[0], program[1:], guest_env(sets, unsets))
 
 
 def cmd_syscalls(ns: argparse.Namespace) -> int:
@@ -124,8 +181,11 @@ def cmd_syscalls(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = _parser().parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
+        if args[:1] == ["trace"]:
+            return cmd_trace(args[1:])
+        ns = _parser().parse_args(args)
         if ns.command == "run":
             return cmd_run(ns)
         return cmd_syscalls(ns)

@@ -68,6 +68,7 @@ class SyscallSpec:
     support: Support
     note: str  # what is missing, for PARTIAL
     fn: Handler
+    ret: str = "dec"  # how the tracer prints the result (a sysgate.trace.printers RET_PRINTERS name)
     _stubs: dict[int, Stub] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -79,6 +80,17 @@ class SyscallSpec:
         """The C prototype, as `man 2` writes it."""
         args = ", ".join(p.c_decl() for p in self.params) or "void"
         return f"long {name or self.name}({args})"
+
+    def decode(self, frame: list[int], word_bits: int = 64) -> list[int]:
+        """The arguments as the handler receives them (for tracers and hooks, not dispatch)."""
+        out = []
+        for i, p in enumerate(self.params):
+            bits = p.arg.bits or word_bits
+            v = frame[i + 1] & ((1 << min(bits, 64)) - 1)
+            if p.arg.signed and v >> (bits - 1):
+                v -= 1 << bits
+            out.append(v)
+        return out
 
     def stub(self, word_bits: int) -> Stub:
         """The decoder for an ABI whose registers are `word_bits` wide, compiled once."""
@@ -177,7 +189,7 @@ def _param_args(fn: Handler) -> tuple[Param, ...]:
 
 
 def make_spec(
-    fn: Handler, *, symbol: str | None = None, support: Support = Support.FULL, note: str = ""
+    fn: Handler, *, symbol: str | None = None, support: Support = Support.FULL, note: str = "", ret: str = "dec"
 ) -> SyscallSpec:
     """Build the spec for `fn` (without registering it)."""
     doc = inspect.getdoc(fn) or ""
@@ -193,6 +205,7 @@ def make_spec(
         support=support,
         note=note,
         fn=fn,
+        ret=ret,
     )
 
 
@@ -201,12 +214,16 @@ REGISTRY: dict[str, SyscallSpec] = {}
 
 
 def syscall(
-    *, support: Support = Support.FULL, note: str = "", symbol: str | None = None
+    *, support: Support = Support.FULL, note: str = "", symbol: str | None = None, ret: str = "dec"
 ) -> Callable[[Handler], Handler]:
-    """Declare a built-in handler for the .tbl entry point named like the function."""
+    """Declare a built-in handler for the .tbl entry point named like the function.
+
+    `ret` names how the tracer prints the result: "dec", "hex" (addresses: mmap, brk),
+    "fd" (a new descriptor, shown with its path under -y), "oct" (umask) ...
+    """
 
     def register(fn: Handler) -> Handler:
-        spec = make_spec(fn, symbol=symbol, support=support, note=note)
+        spec = make_spec(fn, symbol=symbol, support=support, note=note, ret=ret)
         if spec.symbol in REGISTRY:
             raise SyscallDeclarationError(f"{spec.symbol} is declared twice")
         REGISTRY[spec.symbol] = spec

@@ -13,7 +13,7 @@ import resource as host_resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from sysgate.arch.x86_64.abi import X86_64
 from sysgate.cpu.base import X86_TRAP_BP, X86_TRAP_DB, X86_TRAP_DE, X86_TRAP_MF, X86_TRAP_XF, Stop, StopKind
@@ -28,12 +28,15 @@ from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import PhysMem
 from sysgate.syscall import Handler, Support
 from sysgate.tables.tbl import SyscallTable, x86_64_table
+from sysgate.trace.hooks import Hook, Hooks
 from sysgate.uapi import signal as sig
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.resource import RLIM_INFINITY, RLIM_NLIMITS
 
 if TYPE_CHECKING:
     from sysgate.cpu.uc import UnicornCpu
+    from sysgate.trace.options import TraceOptions
+    from sysgate.trace.strace import Tracer
 
 FIRST_PID = 2
 """The first guest process's pid; pid 1 is sysgate itself, the reaper of orphans."""
@@ -122,6 +125,8 @@ class Kernel:
         self.hwcap2 = 0
         self.minsigstksz = minsigstksz()
         self.exit_status: ExitStatus | None = None
+        self.tracer: Tracer | None = None
+        self.hooks = Hooks()
 
     # -- user system calls -------------------------------------------------------------
 
@@ -144,6 +149,47 @@ class Kernel:
         from sysgate.kernel.usersys import decorator
 
         return decorator(self.table64, nr=nr, name=name, replace=replace, support=support, note=note)
+
+    # -- tracing and hooks -------------------------------------------------------------
+
+    def trace(self, opts: TraceOptions | None = None, out: TextIO | None = None) -> Tracer:
+        """Trace the next run as strace would (`sysgate trace`); returns the Tracer."""
+        from sysgate.trace.options import TraceOptions
+        from sysgate.trace.strace import Tracer
+
+        self.tracer = Tracer(self, opts or TraceOptions(), out)
+        return self.tracer
+
+    def on_syscall_enter(self, which: str | int | None, fn: Hook | None = None) -> Callable[[Hook], Hook]:
+        """Call `fn(call)` before system call `which` (a name, a number, or None for all).
+
+        The hook may rewrite `call.args[...]`, or answer with `call.succeed(v)` /
+        `call.fail(errno)`, in which case the handler does not run. Usable as a decorator.
+        """
+        return self._hook(self.hooks.enter, which, fn)
+
+    def on_syscall_exit(self, which: str | int | None, fn: Hook | None = None) -> Callable[[Hook], Hook]:
+        """Call `fn(call)` after system call `which`; it may change `call.result`."""
+        return self._hook(self.hooks.exit, which, fn)
+
+    def _hook(self, table: dict[int | None, list[Hook]], which: str | int | None,
+              fn: Hook | None) -> Callable[[Hook], Hook]:
+        nr: int | None
+        if which is None or isinstance(which, int):
+            nr = which
+        else:
+            slot = self.table64.by_name(which)
+            if slot is None:
+                raise ValueError(f"no system call named {which!r} in the x86_64 table")
+            nr = slot.nr
+
+        def register(f: Hook) -> Hook:
+            self.hooks.add(table, nr, f)
+            return f
+
+        if fn is not None:
+            register(fn)
+        return register
 
     # -- lookups --------------------------------------------------------------------
 
@@ -197,7 +243,12 @@ class Kernel:
         from sysgate.entry.syscall64 import make_entry
 
         cpu = UnicornCpu(self.phys, mm)
-        cpu.on_syscall = make_entry(self)
+        if self.tracer is not None or self.hooks:
+            from sysgate.entry.traced import make_traced_entry
+
+            cpu.on_syscall = make_traced_entry(self)  # the second dispatch function
+        else:
+            cpu.on_syscall = make_entry(self)
         cpu.on_interrupt = self._interrupt
         self.cpu = cpu
         leaf1 = cpu.cpuid(1, 0)
@@ -229,19 +280,31 @@ class Kernel:
         # the host's must not mask modes a second time.
         host_umask = os.umask(0)
         cpu = self.start_cpu(t.mm)
+        name = filename or argv[0]
+        start_ns = time.perf_counter_ns()
         try:
-            exe = do_execve(t, filename or argv[0], argv, envp)
+            exe = do_execve(t, name, argv, envp)
         except KernelError as exc:
+            if self.tracer is not None:
+                self.tracer.execve(t, name, argv, len(envp), 0, exc.errno, time.perf_counter_ns() - start_ns)
+                self.tracer.finish()
             os.umask(host_umask)
             self.shutdown()
-            raise exec_error(filename or argv[0], exc.errno) from None
+            raise exec_error(name, exc.errno) from None
+        if self.tracer is not None:
+            self.tracer.execve(t, name, argv, len(envp), exe.sp + 8 * (len(argv) + 2),
+                               duration_ns=time.perf_counter_ns() - start_ns)
         cpu.set_regs({"rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
         try:
             self._loop(exe.entry)
+            assert self.exit_status is not None
+            if self.tracer is not None:
+                self.tracer.exited(t, self.exit_status)
         finally:
+            if self.tracer is not None:
+                self.tracer.finish()
             os.umask(host_umask)
             self.shutdown()
-        assert self.exit_status is not None
         return self.exit_status
 
     def _loop(self, pc: int) -> None:

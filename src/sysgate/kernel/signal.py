@@ -43,6 +43,18 @@ class SigAction:
     mask: int = 0
 
 
+@dataclass(slots=True)
+class SigInfo:
+    """What the kernel records with a pending signal (kernel_siginfo), as far as sysgate
+    keeps it: the code, the sender for kill-like signals, the address for faults."""
+
+    signo: int
+    code: int
+    pid: int = 0
+    uid: int = 0
+    addr: int | None = None
+
+
 class SigHand:
     """The actions of all 64 signals (struct sighand_struct); index 0 is unused."""
 
@@ -83,10 +95,16 @@ def sig_ignored(t: Task, sig: int) -> bool:
     return handler == SIG_IGN or (handler == SIG_DFL and sig_ignored_by_default(sig))
 
 
-def send_signal(t: Task, sig: int, code: int) -> None:
-    """Queue `sig` for `t` (__send_signal_locked); standard signals do not queue twice."""
+def send_signal(t: Task, sig: int, code: int, sender: Task | None = None) -> None:
+    """Queue `sig` for `t` (__send_signal_locked); standard signals do not queue twice.
+
+    `sender` (default: `t`) is the task whose pid and uid a kill-like signal carries.
+    """
     if sig == 0 or sig_ignored(t, sig):
         return
+    if not t.pending & sigmask(sig):
+        src = sender or t
+        t.pending_info[sig] = SigInfo(sig, code, src.pid, src.cred.uid)
     t.pending |= sigmask(sig)
     recalc_sigpending(t)
 
@@ -105,6 +123,7 @@ def force_sig_fault(t: Task, sig: int, code: int, addr: int) -> None:
     if action.handler == SIG_IGN or sigmask(sig) & t.blocked:
         action.handler = SIG_DFL
         t.blocked &= ~sigmask(sig)
+    t.pending_info[sig] = SigInfo(sig, code, addr=addr)
     t.pending |= sigmask(sig)
     recalc_sigpending(t)
 
@@ -120,6 +139,9 @@ def get_signal(t: Task) -> int | None:
         sig = (deliverable & -deliverable).bit_length()
         t.pending &= ~sigmask(sig)
         recalc_sigpending(t)
+        info = t.pending_info.pop(sig, None) or SigInfo(sig, 0)
+        if t.kernel.tracer is not None:
+            t.kernel.tracer.signal(t, info)
         action = t.sighand.action[sig]
         if action.handler == SIG_IGN:
             continue

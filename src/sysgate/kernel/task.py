@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sysgate.fs.fdtable import FdTable
-from sysgate.kernel.signal import SigHand
+from sysgate.kernel.signal import SigHand, SigInfo
 from sysgate.uapi.resource import RLIM_NLIMITS, RLIMIT_NOFILE
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ class Task:
         self.blocked = 0  # the signal mask
         self.pending = 0  # signals sent to this task and not yet delivered
         self.sigpending = False  # the TIF_SIGPENDING flag the entry tests on the way out
+        self.pending_info: dict[int, SigInfo] = {}  # what each pending standard signal carries
         self.sas_ss_sp = 0
         self.sas_ss_size = 0
         self.sas_ss_flags = 2  # SS_DISABLE

@@ -66,6 +66,7 @@ class Slot:
     entry: str  # the entry point symbol ("sys_newuname"), or sys_ni_syscall
     spec: SyscallSpec | None  # None: dispatches to sys_ni_syscall (-ENOSYS)
     user: bool = False  # declared by the user of this Kernel, not by sysgate
+    noreturn: bool = False  # the .tbl marks it: the call does not return (exit, exit_group)
 
     @property
     def support(self) -> Support:
@@ -103,7 +104,7 @@ class SyscallTable:
             if row.nr < nxt:
                 raise ValueError(f"{abi_name} table is not sorted at {row.nr}")
             entry = row.entry or NI_SYSCALL
-            self.slots[row.nr] = Slot(row.nr, row.name, entry, REGISTRY.get(entry))
+            self.slots[row.nr] = Slot(row.nr, row.name, entry, REGISTRY.get(entry), noreturn=row.noreturn)
             nxt = row.nr + 1
         self.nr_syscalls = nxt
         """NR_syscalls: one past the highest number of the table."""

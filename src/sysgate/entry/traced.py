@@ -1,0 +1,68 @@
+"""The entry used while a tracer or hooks are attached: the second dispatch function.
+
+Counterpart: the slow path of arch/x86/entry/common.c (syscall_enter_from_user_mode_work
+and syscall_exit_work: ptrace and seccomp stops, tracepoints). The kernel swaps this in
+instead of entry_SYSCALL_64 when something watches system calls, so the plain path pays
+nothing for tracing. Around the same table lookup and handler call it runs the enter
+hooks (which may rewrite arguments or answer the call), fault injection, the tracer's
+entry, and on the way out the exit hooks and the tracer's exit.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from sysgate.cpu.base import SyscallEntry
+from sysgate.errors import KernelError
+from sysgate.trace.hooks import SyscallCall
+from sysgate.uapi.errno import Errno
+
+if TYPE_CHECKING:
+    from sysgate.kernel.kernel import Kernel
+
+_ENOSYS = -Errno.ENOSYS
+
+
+def make_traced_entry(kernel: Kernel) -> SyscallEntry:
+    table = kernel.table64
+    stubs = table.stubs
+    hooks = kernel.hooks
+    exit_work = kernel.exit_to_user_mode
+
+    def entry_SYSCALL_64_traced(frame: list[int]) -> int:
+        t = kernel.current
+        regs = t.regs
+        regs.frame = frame
+        regs.ax = _ENOSYS
+        nr = frame[0] & 0xFFFFFFFF
+        slot = table.slots.get(nr)
+        spec = slot.spec if slot is not None else None
+        call = SyscallCall(t, nr, slot, frame, spec.decode(frame, table.word_bits) if spec is not None else [])
+        tracer = kernel.tracer
+        if hooks:
+            hooks.run(hooks.enter, call)
+        if tracer is not None:
+            tracer.enter(call)
+        call.start_ns = time.perf_counter_ns()
+        if call.answer is not None:
+            ax = call.answer
+        elif nr < len(stubs):
+            try:
+                ax = stubs[nr](t, frame)
+            except KernelError as exc:
+                ax = -exc.errno
+        else:
+            ax = _ENOSYS
+        call.duration_ns = time.perf_counter_ns() - call.start_ns
+        call.result = ax
+        if hooks:
+            hooks.run(hooks.exit, call)
+        if tracer is not None:
+            tracer.exit(call)
+        regs.ax = call.result
+        if t.sigpending:
+            exit_work(t)
+        return regs.ax
+
+    return entry_SYSCALL_64_traced
