@@ -4,7 +4,9 @@ Counterpart: strace's printers (util.c printfd/printpath/printaddr, print_*.c, t
 decoders of each system call). Every parameter of a syscall declaration names its
 printer in `Arg.show` (with an optional ":detail", e.g. "flags:open"); a printer gets the
 call's context and the decoded value and returns the text, or None to leave the argument
-out (as strace does with open's mode when there is no O_CREAT). Pointers the kernel
+out (as strace does with open's mode when there is no O_CREAT). A pointer to a structure
+(`struct_in`/`struct_out`) is printed by the printer registered as "struct NAME" (e.g.
+"struct stat"), or as its address when there is none. Pointers the kernel
 writes through are printed when the call returns; everything else when it is made.
 
 This module holds the framework and the generic printers; the printers of particular
@@ -97,6 +99,8 @@ def prints_on_exit(p: Param) -> bool:
 def render(ctx: Ctx, p: Param, value: int) -> str | None:
     """The text of one argument."""
     show = p.arg.show.removeprefix("exit:")
+    if show == "struct" and isinstance(p.arg, UserPtr) and p.arg.struct:
+        show = f"struct {p.arg.struct}"  # e.g. "struct stat": the printer of that structure
     fn = PRINTERS.get(show) or PRINTERS.get(show.split(":", 1)[0])
     if isinstance(p.arg, UserPtr) and p.arg.direction is OUT and ctx.failed:
         return addr(value)  # nothing was written: strace shows where

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+import sysgate.trace.decoders  # noqa: F401  (registers the printers)
 from sysgate.errors import GuestFault
 from sysgate.trace.hooks import SyscallCall
 from sysgate.trace.inject import InjectSpec
