@@ -1,0 +1,33 @@
+"""Helpers for tracer tests: run one system call on a task through the traced entry and
+get the line `sysgate trace` prints for it."""
+
+from __future__ import annotations
+
+import io
+
+from sysgate.entry.traced import make_traced_entry
+from sysgate.kernel.task import Task
+from sysgate.trace.options import parse
+
+
+def traced(t: Task, name: str, *args: int, options: tuple[str, ...] = ()) -> str:
+    """Dispatch `name(*args)` as the guest would, with the tracer on; return what it printed.
+
+    `options` are `sysgate trace` options (`("-y", "-s", "8")`). The call really runs: its
+    result and what it wrote to guest memory are those of the handler.
+    """
+    kernel = t.kernel
+    table = kernel.table64
+    slot = table.by_name(name)
+    assert slot is not None, f"no system call named {name}"
+    opts, _ = parse([*options, "prog"], {nr: s.name for nr, s in table.slots.items()}, table.slots)
+    out = io.StringIO()
+    kernel.trace(opts, out)
+    kernel.current = t
+    try:
+        entry = make_traced_entry(kernel)
+        frame = [slot.nr, *[a & 0xFFFFFFFFFFFFFFFF for a in args], *([0] * (6 - len(args))), 0, 0x202]
+        entry(frame)
+    finally:
+        kernel.tracer = None
+    return out.getvalue()
