@@ -205,6 +205,11 @@ class File:
         """The host descriptor behind this file, for *at() lookups relative to it."""
         return None
 
+    def d_path(self) -> str:
+        """The file's path now, as /proc/PID/fd/N reads (the kernel's d_path): it follows
+        renames, and ends in " (deleted)" once the file is unlinked."""
+        return self.path
+
     @property
     def is_dir(self) -> bool:
         return False

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, Dirent, File, Kstat
-from sysgate.host import HOST_AT_FDCWD, host_syscall, kernel_error, open_flags_to_host
+from sysgate.host import HOST_AT_FDCWD, fd_path, host_syscall, kernel_error, open_flags_to_host
 from sysgate.mm.vma import MappedFile
 from sysgate.uapi import stat as ls
 from sysgate.uapi.errno import Errno
@@ -70,6 +70,10 @@ class HostFile(File):
     @property
     def host_fd(self) -> int:
         return self.fd
+
+    def d_path(self) -> str:
+        """The host's d_path of the same file: renames and unlinks since open show."""
+        return fd_path(self.fd) or self.path
 
     def read(self, t: Task, count: int) -> bytes:
         try:
@@ -206,7 +210,7 @@ class HostFile(File):
         if not host_stat.S_ISREG(self._mode):
             raise KernelError(Errno.ENODEV)
         if self._mapping is None:
-            self._mapping = MappedFile(self.fd, self.path, writable=bool(self.f_mode & 0x2)).get()
+            self._mapping = MappedFile(self.fd, self.path, writable=bool(self.f_mode & 0x2), host_named=True).get()
         return self._mapping
 
     @property

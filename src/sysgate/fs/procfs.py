@@ -159,8 +159,8 @@ def readlink(node: ProcNode) -> bytes:
     if node.name == b"root":
         return b"/"
     if node.name == b"cwd":
-        return task.fs.cwd.path.encode()
-    return task.files.get(node.fd).path.encode()
+        return task.fs.cwd.d_path().encode()
+    return task.files.get(node.fd).d_path().encode()
 
 
 def link_target(node: ProcNode) -> File:
@@ -247,7 +247,7 @@ def show_maps(mm: Mm) -> bytes:
             "x" if vma.prot & 4 else "-", "s" if vma.flags & 0x80 else "p", pgoff,
             os.major(dev), os.minor(dev), ino,
         )
-        name = vma.file.path if vma.file is not None else vma.name
+        name = vma.file.d_path() if vma.file is not None else vma.name
         if name:
             line = line.ljust(72) + " " + name
         lines.append(line + "\n")

@@ -43,10 +43,11 @@ class MappedFile:
     may grow (mremap), split, or be mapped twice and always see the same pages.
     """
 
-    def __init__(self, hostfd: int, path: str, writable: bool) -> None:
+    def __init__(self, hostfd: int, path: str, writable: bool, host_named: bool = False) -> None:
         st = os.fstat(hostfd)
         self.fd = os.dup(hostfd)
         self.path = path
+        self.host_named = host_named  # the host's name of the file is the guest's
         self.dev = st.st_dev
         self.ino = st.st_ino
         self.writable = writable
@@ -69,6 +70,16 @@ class MappedFile:
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
+
+    def d_path(self) -> str:
+        """The name /proc/PID/maps shows: the file's path now (d_path), or the fixed name
+        of an internal file such as shared anonymous memory's "/dev/zero (deleted)"."""
+        if self.host_named:
+            try:
+                return os.readlink(f"/proc/self/fd/{self.fd}")
+            except OSError:
+                pass
+        return self.path
 
     def read_page(self, offset: int) -> bytes:
         """The page of the file at `offset` (short at end of file)."""
