@@ -15,17 +15,22 @@ system calls (flag sets, structures) are registered by the modules in sysgate.tr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from sysgate.argtypes import IN, OUT, UserPtr
-from sysgate.errors import GuestFault
+from sysgate.errors import GuestFault, KernelError
 from sysgate.trace import quote
 from sysgate.trace.options import TraceOptions
+from sysgate.trace.xlat import Xlat, printxval
 from sysgate.uapi.errno import MAX_ERRNO
+from sysgate.uapi.fcntl import AT_FDCWD
+from sysgate.uapi.stat import S_IFBLK, S_IFCHR, S_IFMT
 
 if TYPE_CHECKING:
+    from sysgate.fs.file import File
     from sysgate.kernel.task import Task
     from sysgate.syscall import SyscallSpec
 
@@ -65,10 +70,12 @@ class Ctx:
         except GuestFault:
             return None
 
-    def fd_path(self, fd: int) -> str | None:
-        file = self.t.files.lookup(fd)
-        return None if file is None else file.path
+    def printfd(self, fd: int) -> str:
+        """printfd: the descriptor as a C int, and with -y / -yy / -e decode-fds= what it is."""
+        return printfd(self.t, self.opts, fd)
 
+
+AT_FDCWD_XLAT = Xlat.of([(AT_FDCWD, "AT_FDCWD")], fmt="d")
 
 Printer = Callable[[Ctx, int, "Param"], "str | None"]
 PRINTERS: dict[str, Printer] = {}
@@ -109,12 +116,90 @@ def render(ctx: Ctx, p: Param, value: int) -> str | None:
     return fn(ctx, value, p)
 
 
-# -- generic printers -------------------------------------------------------------------
+# -- primitives the decoders share ------------------------------------------------------
+
+U32 = (1 << 32) - 1
+U64 = (1 << 64) - 1
 
 
 def addr(value: int) -> str:
     """printaddr: NULL or hex."""
     return "NULL" if value == 0 else f"{value:#x}"
+
+
+def xval(value: int) -> str:
+    """PRINT_VAL_X: `%#llx`, which prints zero as a bare 0."""
+    return f"{value & U64:#x}" if value else "0"
+
+
+def s32(v: int) -> int:
+    """A register's low 32 bits as a C int."""
+    v &= U32
+    return v - (1 << 32) if v >> 31 else v
+
+
+def s64(v: int) -> int:
+    """A register as a signed 64-bit value (PRINT_VAL_D of a kernel_long_t)."""
+    v &= U64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def fetch(ctx: Ctx, ptr: int, size: int, ignore_syserror: bool = False) -> bytes | None:
+    """tfetch_mem: what strace reads at `ptr`, or None where it prints the address instead
+    (NULL, unreadable, structures not decoded for this call (-e verbose=), or, on the way
+    out of a failed call, anything)."""
+    if not ptr or not ctx.opts.structs or (ctx.exiting and ctx.failed and not ignore_syserror):
+        return None
+    return ctx.read(ptr, size)
+
+
+def umove(ctx: Ctx, ptr: int, size: int, ignore_syserror: bool = False) -> bytes | str:
+    """umove_or_printaddr: `size` bytes at `ptr`, or the text strace prints instead (NULL
+    or the address)."""
+    data = fetch(ctx, ptr, size, ignore_syserror)
+    return addr(ptr) if data is None else data
+
+
+def printnum(ctx: Ctx, ptr: int, size: int = 8, signed: bool = True) -> str:
+    """printnum_int / printnum_int64: `[value]`, or the address."""
+    data = fetch(ctx, ptr, size)
+    if data is None:
+        return addr(ptr)
+    return f"[{int.from_bytes(data, 'little', signed=signed)}]"
+
+
+def print_array(ctx: Ctx, start: int, nmemb: int, elem_size: int, elem: Callable[[bytes], str],
+                ignore_syserror: bool = False) -> str:
+    """print_array_ex: `[e0, e1, ...]`, each element fetched on its own.
+
+    NULL for a null pointer, `[]` for no elements, the address if the array wraps or its
+    first element cannot be read, `..., /* addr */` where a later one cannot; without -v
+    at most -s elements are shown, then `...`.
+    """
+    if not start:
+        return "NULL"
+    if not nmemb:
+        return "[]"
+    if nmemb * elem_size > U64 or start + nmemb * elem_size > U64:
+        return addr(start)
+    shown = nmemb if ctx.opts.verbose else min(nmemb, ctx.opts.string_limit)
+    out: list[str] = []
+    for i in range(min(nmemb, shown + 1)):
+        cur = start + i * elem_size
+        data = fetch(ctx, cur, elem_size, ignore_syserror)
+        if data is None:
+            if not i:
+                return addr(start)
+            out.append(f"... /* {cur:#x} */")
+            break
+        if i >= shown:
+            out.append("...")
+            break
+        out.append(elem(data))
+    return "[" + ", ".join(out) + "]"
+
+
+# -- generic printers -------------------------------------------------------------------
 
 
 @printer("dec")
@@ -129,12 +214,19 @@ def p_udec(ctx: Ctx, v: int, p: Param) -> str:
 
 @printer("hex")
 def p_hex(ctx: Ctx, v: int, p: Param) -> str:
-    return f"{v & 0xFFFFFFFFFFFFFFFF:#x}"
+    return xval(v)
+
+
+def umode(mode: int) -> str:
+    """print_numeric_umode_t: octal with its leading 0 and at least three digits (`%#03o`:
+    0644, 007, 000)."""
+    return (f"0{mode:o}" if mode else "0").rjust(3, "0")
 
 
 @printer("oct")
 def p_oct(ctx: Ctx, v: int, p: Param) -> str:
-    return f"0{v:o}" if v else "000"
+    """A mode (umode_t): its low 16 bits in octal."""
+    return umode(v & 0xFFFF)
 
 
 @printer("ptr")
@@ -142,22 +234,72 @@ def p_ptr(ctx: Ctx, v: int, p: Param) -> str:
     return addr(v)
 
 
+_DELETED = " (deleted)"
+
+
+def printfd(t: Task, opts: TraceOptions, fd: int) -> str:
+    """printfd: the descriptor as a C int; for an open one, with `-y` (decode-fds=path) its
+    path in angle brackets, `(deleted)` after it once unlinked, and with `-yy`
+    (decode-fds=dev) a device's kind and numbers: `0</dev/null<char 1:3>>`."""
+    fd = s32(fd)
+    kinds = opts.decode_fds
+    file = t.files.lookup(fd) if fd >= 0 and kinds else None
+    if file is None:
+        return str(fd)
+    path = file.d_path()
+    deleted = path.endswith(_DELETED) and len(path) > len(_DELETED) and _unlinked(file)
+    if deleted:
+        path = path[: -len(_DELETED)]
+    if "dev" in kinds and path.startswith("/"):
+        dev = _device(file)
+        if dev is not None:
+            return f"{fd}<{quote.quote_fd_path(path, opts.xflag)}<{dev}>>"
+    if "path" in kinds:
+        return f"{fd}<{quote.quote_fd_path(path, opts.xflag)}>" + ("(deleted)" if deleted else "")
+    return str(fd)
+
+
+def _unlinked(file: File) -> bool:
+    try:
+        return file.stat().nlink == 0
+    except KernelError:
+        return False
+
+
+def _device(file: File) -> str | None:
+    """printdev's `char 136:0` / `block 8:1`, for a character or block device."""
+    try:
+        st = file.stat()
+    except KernelError:
+        return None
+    kind = st.mode & S_IFMT
+    if kind not in (S_IFCHR, S_IFBLK):
+        return None
+    return f"{'block' if kind == S_IFBLK else 'char'} {os.major(st.rdev)}:{os.minor(st.rdev)}"
+
+
 @printer("fd")
 def p_fd(ctx: Ctx, v: int, p: Param) -> str:
-    """printfd: the number, and with -y the file's path."""
-    if ctx.opts.yflag and v >= 0:
-        path = ctx.fd_path(v)
-        if path is not None:
-            return f"{v}<{path}>"
-    return str(v)
+    """printfd."""
+    return ctx.printfd(v)
+
+
+def cwd_path(t: Task) -> str:
+    """The working directory as /proc/PID/cwd reads it (d_path, " (deleted)" once removed)."""
+    return t.fs.cwd.d_path()
 
 
 @printer("dirfd")
 def p_dirfd(ctx: Ctx, v: int, p: Param) -> str:
-    """print_dirfd: AT_FDCWD by name."""
-    if v == -100:
-        return "AT_FDCWD"
-    return p_fd(ctx, v, p)
+    """print_dirfd: AT_FDCWD by name (-X as a decimal constant), followed under -y by the
+    working directory; any other descriptor as printfd."""
+    v = s32(v)
+    if v != AT_FDCWD:
+        return ctx.printfd(v)
+    text = printxval(ctx.opts.xlat_style, AT_FDCWD_XLAT, v)
+    if "path" in ctx.opts.decode_fds:
+        text += f"<{quote.quote_fd_path(cwd_path(ctx.t), ctx.opts.xflag)}>"
+    return text
 
 
 @printer("path")
@@ -208,18 +350,16 @@ def r_dec(ctx: Ctx, v: int) -> str:
 
 @ret_printer("hex")
 def r_hex(ctx: Ctx, v: int) -> str:
-    return f"{v & 0xFFFFFFFFFFFFFFFF:#x}"
+    return xval(v)
 
 
 @ret_printer("oct")
 def r_oct(ctx: Ctx, v: int) -> str:
-    return f"0{v:o}" if v else "0"
+    """RVAL_OCTAL: `%#03lo`."""
+    return umode(v)
 
 
 @ret_printer("fd")
 def r_fd(ctx: Ctx, v: int) -> str:
-    if ctx.opts.yflag and v >= 0:
-        path = ctx.fd_path(v)
-        if path is not None:
-            return f"{v}<{path}>"
-    return str(v)
+    """RVAL_FD: a new descriptor as printfd shows it (a plain number past INT_MAX)."""
+    return ctx.printfd(v) if 0 <= v <= 0x7FFFFFFF else str(v)
