@@ -16,7 +16,7 @@ import os
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import TIMESPEC, TIMEVAL
-from sysgate.argtypes import Arg, DirFd, Fd, GidT, Int, IntFd, LoffT, Long, ModeT, OffT, Path, UidT, struct_in
+from sysgate.argtypes import Arg, DirFd, Fd, IntFd, LoffT, ModeT, Path, struct_in
 from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_WRITE, File
 from sysgate.fs.namei import host_lookup
@@ -33,9 +33,17 @@ if TYPE_CHECKING:
 
 AtFlags = Annotated[int, Arg("int", 32, True, show="at_flags")]
 UAtFlags = Annotated[int, Arg("unsigned int", 32, show="at_flags")]
-FallocMode = Annotated[int, Arg("int", 32, True, show="hex")]
-TimespecIn = Annotated[int, struct_in("struct __kernel_timespec __user *", "timespec")]
-TimevalIn = Annotated[int, struct_in("struct __kernel_old_timeval __user *", "timeval")]
+FallocMode = Annotated[int, Arg("int", 32, True, show="falloc_flags")]
+Uid = Annotated[int, Arg("uid_t", 32, show="uid")]
+Gid = Annotated[int, Arg("gid_t", 32, show="uid")]
+Length = Annotated[int, Arg("long", 0, True, show="udec")]
+"""truncate's length: strace prints the register unsigned."""
+Offset = Annotated[int, Arg("off_t", 0, True, show="udec")]
+UmaskMode = Annotated[int, Arg("int", 32, True, show="oct")]
+TimespecIn = Annotated[int, struct_in("struct __kernel_timespec __user *", "utimensat_times")]
+"""utimensat's two times, UTIME_NOW and UTIME_OMIT by name."""
+TimevalIn = Annotated[int, struct_in("struct __kernel_old_timeval __user *", "utimes_times")]
+"""utimes' and futimesat's two times."""
 UtimbufIn = Annotated[int, struct_in("struct utimbuf __user *", "utimbuf")]
 
 UTIME_OMIT = (1 << 30) - 2
@@ -160,25 +168,25 @@ def do_fchownat(t: Task, dfd: int, filename: int, user: int, group: int, flag: i
 
 
 @syscall()
-def sys_fchownat(t: Task, dfd: DirFd, filename: Path, user: UidT, group: GidT, flag: AtFlags) -> int:
+def sys_fchownat(t: Task, dfd: DirFd, filename: Path, user: Uid, group: Gid, flag: AtFlags) -> int:
     """change ownership of a file relative to a directory file descriptor"""
     return do_fchownat(t, dfd, filename, user, group, flag)
 
 
 @syscall()
-def sys_chown(t: Task, filename: Path, user: UidT, group: GidT) -> int:
+def sys_chown(t: Task, filename: Path, user: Uid, group: Gid) -> int:
     """change ownership of a file"""
     return do_fchownat(t, o.AT_FDCWD, filename, user, group, 0)
 
 
 @syscall()
-def sys_lchown(t: Task, filename: Path, user: UidT, group: GidT) -> int:
+def sys_lchown(t: Task, filename: Path, user: Uid, group: Gid) -> int:
     """change ownership of a file, not following a final symbolic link"""
     return do_fchownat(t, o.AT_FDCWD, filename, user, group, o.AT_SYMLINK_NOFOLLOW)
 
 
 @syscall()
-def sys_fchown(t: Task, fd: Fd, user: UidT, group: GidT) -> int:
+def sys_fchown(t: Task, fd: Fd, user: Uid, group: Gid) -> int:
     """change ownership of a file descriptor"""
     f = fdget(t, fd)
     if f.host_fd is None:
@@ -197,7 +205,7 @@ def sys_fchown(t: Task, fd: Fd, user: UidT, group: GidT) -> int:
 
 
 @syscall()
-def sys_truncate(t: Task, path: Path, length: Long) -> int:
+def sys_truncate(t: Task, path: Path, length: Length) -> int:
     """truncate a file to a specified length"""
     if length < 0:
         raise KernelError(Errno.EINVAL)
@@ -214,7 +222,7 @@ def sys_truncate(t: Task, path: Path, length: Long) -> int:
 
 
 @syscall()
-def sys_ftruncate(t: Task, fd: Fd, length: OffT) -> int:
+def sys_ftruncate(t: Task, fd: Fd, length: Offset) -> int:
     """truncate a file descriptor to a specified length"""
     if length < 0:
         raise KernelError(Errno.EINVAL)
@@ -358,8 +366,8 @@ def _s64(v: int) -> int:
 # -- umask ----------------------------------------------------------------------------------
 
 
-@syscall()
-def sys_umask(t: Task, mask: Int) -> int:
+@syscall(ret="oct")
+def sys_umask(t: Task, mask: UmaskMode) -> int:
     """set file mode creation mask"""
     old = t.fs.umask
     t.fs.umask = mask & 0o777

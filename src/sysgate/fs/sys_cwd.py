@@ -25,7 +25,7 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
-CwdBuf = Annotated[int, UserPtr("char __user *", show="str", direction=OUT, size="ret")]
+CwdBuf = Annotated[int, UserPtr("char __user *", show="getcwd_buf", direction=OUT, size="ret")]
 
 _DELETED = " (deleted)"
 

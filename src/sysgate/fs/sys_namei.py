@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from sysgate.argtypes import Arg, DirFd, ModeT, Path, UInt
+from sysgate.argtypes import Arg, DirFd, ModeT, Path
 from sysgate.errors import KernelError
 from sysgate.fs.namei import HostPath, host_lookup
 from sysgate.fs.vfs import file_of
@@ -35,8 +35,11 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
-RenameFlags = Annotated[int, Arg("unsigned int", 32, show="hex")]
+RenameFlags = Annotated[int, Arg("unsigned int", 32, show="rename_flags")]
 AtFlags = Annotated[int, Arg("int", 32, True, show="at_flags")]
+MknodMode = Annotated[int, Arg("umode_t", 16, show="mknod_mode")]
+MknodDev = Annotated[int, Arg("unsigned int", 32, show="mknod_dev")]
+"""mknod's device, which strace prints only for a character or block device."""
 
 def host_dirfd(where: HostPath) -> int:
     """The dirfd to give the host's *at() call for `where`."""
@@ -144,13 +147,13 @@ def do_mknodat(t: Task, dfd: int, filename: int, mode: int, dev: int) -> int:
 
 
 @syscall()
-def sys_mknodat(t: Task, dfd: DirFd, filename: Path, mode: ModeT, dev: UInt) -> int:
+def sys_mknodat(t: Task, dfd: DirFd, filename: Path, mode: MknodMode, dev: MknodDev) -> int:
     """create a special or ordinary file relative to a directory file descriptor"""
     return do_mknodat(t, dfd, filename, mode, dev)
 
 
 @syscall()
-def sys_mknod(t: Task, filename: Path, mode: ModeT, dev: UInt) -> int:
+def sys_mknod(t: Task, filename: Path, mode: MknodMode, dev: MknodDev) -> int:
     """create a special or ordinary file"""
     return do_mknodat(t, o.AT_FDCWD, filename, mode, dev)
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
 OpenFlags = Annotated[int, Arg("int", 32, True, show="open_flags")]
+OpenMode = Annotated[int, Arg("umode_t", 16, show="open_mode")]
+"""open's mode, which strace prints only when the flags create a file."""
 OpenHow = Annotated[int, struct_in("struct open_how __user *", "open_how")]
 CloseRangeFlags = Annotated[int, Arg("unsigned int", 32, show="close_range_flags")]
 
@@ -81,25 +83,25 @@ def build_open_how(flags: int, mode: int) -> tuple[int, int]:
     return flags, mode
 
 
-@syscall()
-def sys_open(t: Task, filename: Path, flags: OpenFlags, mode: ModeT) -> int:
+@syscall(ret="fd")
+def sys_open(t: Task, filename: Path, flags: OpenFlags, mode: OpenMode) -> int:
     """open and possibly create a file"""
     return do_sys_openat2(t, o.AT_FDCWD, filename, *build_open_how(flags, mode))
 
 
-@syscall()
-def sys_openat(t: Task, dfd: DirFd, filename: Path, flags: OpenFlags, mode: ModeT) -> int:
+@syscall(ret="fd")
+def sys_openat(t: Task, dfd: DirFd, filename: Path, flags: OpenFlags, mode: OpenMode) -> int:
     """open and possibly create a file relative to a directory file descriptor"""
     return do_sys_openat2(t, dfd, filename, *build_open_how(flags, mode))
 
 
-@syscall()
+@syscall(ret="fd")
 def sys_creat(t: Task, pathname: Path, mode: ModeT) -> int:
     """create a file"""
     return do_sys_openat2(t, o.AT_FDCWD, pathname, *build_open_how(o.O_CREAT | o.O_WRONLY | o.O_TRUNC, mode))
 
 
-@syscall()
+@syscall(ret="fd")
 def sys_openat2(t: Task, dfd: DirFd, filename: Path, how: OpenHow, usize: SizeT) -> int:
     """open and possibly create a file (extended)"""
     if usize < OPEN_HOW_SIZE_VER0:

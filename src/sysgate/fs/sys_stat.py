@@ -12,7 +12,7 @@ import ctypes
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import STATX_SIZE, pack_stat, pack_statx
-from sysgate.argtypes import OUT, Arg, DirFd, Fd, Int, Path, UserPtr, struct_out
+from sysgate.argtypes import OUT, Arg, DirFd, Fd, Path, UserPtr, struct_out
 from sysgate.errors import KernelError
 from sysgate.fs.file import File, Kstat
 from sysgate.fs.namei import HostPath, lookup
@@ -30,10 +30,13 @@ if TYPE_CHECKING:
 StatOut = Annotated[int, struct_out("struct stat __user *", "stat")]
 StatxOut = Annotated[int, struct_out("struct statx __user *", "statx")]
 AtFlags = Annotated[int, Arg("int", 32, True, show="at_flags")]
-StatxFlags = Annotated[int, Arg("unsigned int", 32, show="at_flags")]
+StatxFlags = Annotated[int, Arg("unsigned int", 32, show="statx_flags")]
 StatxMask = Annotated[int, Arg("unsigned int", 32, show="statx_mask")]
 AccessMode = Annotated[int, Arg("int", 32, True, show="access_mode")]
+FaccessatFlags = Annotated[int, Arg("int", 32, True, show="faccessat_flags")]
 LinkBuf = Annotated[int, UserPtr("char __user *", show="buf", direction=OUT, size="ret")]
+LinkBufSize = Annotated[int, Arg("int", 32, True, show="udec")]
+"""readlink's bufsiz: an int, but strace prints the register unsigned."""
 
 
 def vfs_empty_path(t: Task, dfd: int, filename: int) -> bool:
@@ -158,13 +161,13 @@ def do_readlinkat(t: Task, dfd: int, pathname: int, buf: int, bufsiz: int) -> in
 
 
 @syscall()
-def sys_readlink(t: Task, path: Path, buf: LinkBuf, bufsiz: Int) -> int:
+def sys_readlink(t: Task, path: Path, buf: LinkBuf, bufsiz: LinkBufSize) -> int:
     """read value of a symbolic link"""
     return do_readlinkat(t, o.AT_FDCWD, path, buf, bufsiz)
 
 
 @syscall()
-def sys_readlinkat(t: Task, dfd: DirFd, pathname: Path, buf: LinkBuf, bufsiz: Int) -> int:
+def sys_readlinkat(t: Task, dfd: DirFd, pathname: Path, buf: LinkBuf, bufsiz: LinkBufSize) -> int:
     """read value of a symbolic link relative to a directory file descriptor"""
     return do_readlinkat(t, dfd, pathname, buf, bufsiz)
 
@@ -196,6 +199,6 @@ def sys_faccessat(t: Task, dfd: DirFd, filename: Path, mode: AccessMode) -> int:
 
 
 @syscall()
-def sys_faccessat2(t: Task, dfd: DirFd, filename: Path, mode: AccessMode, flags: AtFlags) -> int:
+def sys_faccessat2(t: Task, dfd: DirFd, filename: Path, mode: AccessMode, flags: FaccessatFlags) -> int:
     """check user's permissions for a file, with flags"""
     return do_faccessat(t, dfd, filename, mode, flags)

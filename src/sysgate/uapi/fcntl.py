@@ -117,3 +117,6 @@ F_OK: Final = 0
 X_OK: Final = 1
 W_OK: Final = 2
 R_OK: Final = 4
+
+AT_STATX_SYNC_AS_STAT: Final = 0x0000
+"""statx: do what stat() does (the default of AT_STATX_SYNC_TYPE)."""

@@ -28,6 +28,8 @@ STATX_SIZE: Final = 0x0200
 STATX_BLOCKS: Final = 0x0400
 STATX_BASIC_STATS: Final = 0x07FF
 STATX_BTIME: Final = 0x0800
+STATX_ALL: Final = 0x0FFF
+"""The basic stats and btime (deprecated in the uapi header, still in strace's table)."""
 STATX_MNT_ID: Final = 0x1000
 STATX_DIOALIGN: Final = 0x2000
 STATX_MNT_ID_UNIQUE: Final = 0x4000
@@ -42,6 +44,21 @@ DT_BLK: Final = 6
 DT_REG: Final = 8
 DT_LNK: Final = 10
 DT_SOCK: Final = 12
+DT_WHT: Final = 14
+
+STATX_ATTR_COMPRESSED: Final = 0x00000004
+STATX_ATTR_IMMUTABLE: Final = 0x00000010
+STATX_ATTR_APPEND: Final = 0x00000020
+STATX_ATTR_NODUMP: Final = 0x00000040
+STATX_ATTR_ENCRYPTED: Final = 0x00000800
+STATX_ATTR_AUTOMOUNT: Final = 0x00001000
+STATX_ATTR_MOUNT_ROOT: Final = 0x00002000
+STATX_ATTR_VERITY: Final = 0x00100000
+STATX_ATTR_DAX: Final = 0x00200000
+
+UTIME_NOW: Final = (1 << 30) - 1
+UTIME_OMIT: Final = (1 << 30) - 2
+"""utimensat: tv_nsec values that mean "now" and "leave it" (include/linux/stat.h)."""
 
 
 def s_isdir(mode: int) -> bool:
