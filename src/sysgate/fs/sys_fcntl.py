@@ -14,7 +14,7 @@ import struct
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import FLOCK
-from sysgate.argtypes import Arg, Fd, Flags, ULong
+from sysgate.argtypes import Arg, Fd
 from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_PATH, File
 from sysgate.fs.sys_read_write import fdget
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 FcntlCmd = Annotated[int, Arg("unsigned int", 32, show="fcntl_cmd")]
 IoctlCmd = Annotated[int, Arg("unsigned int", 32, show="ioctl_cmd")]
+FcntlArg = Annotated[int, Arg("unsigned long", show="exit:fcntl_arg")]
+IoctlArg = Annotated[int, Arg("unsigned long", show="exit:ioctl_arg")]
+Dup3Flags = Annotated[int, Arg("unsigned int", 32, show="open_mode_flags")]
 
 FIONREAD = 0x541B
 FIONBIO = 0x5421
@@ -94,8 +97,8 @@ def _lock(t: Task, file: File, cmd: int, arg: int) -> int:
 
 @syscall(support=Support.PARTIAL,
          note="record locks are the host's, so guest processes never conflict with each other; "
-         "leases, notify and seals give EINVAL")
-def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: ULong) -> int:
+         "leases, notify and seals give EINVAL", ret="fcntl")
+def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> int:
     """manipulate file descriptor"""
     file = t.files.get(fd)
     if file.f_mode & FMODE_PATH and cmd not in _PATH_OK:
@@ -194,7 +197,7 @@ def _owner(t: Task, file: File, cmd: int, argi: int, arg: int) -> int:
     return 0
 
 
-@syscall()
+@syscall(ret="fd")
 def sys_dup(t: Task, fildes: Fd) -> int:
     """duplicate a file descriptor"""
     file = t.files.get(fildes)
@@ -213,7 +216,7 @@ def do_dup3(t: Task, oldfd: int, newfd: int, flags: int) -> int:
     return newfd
 
 
-@syscall()
+@syscall(ret="fd")
 def sys_dup2(t: Task, oldfd: Fd, newfd: Fd) -> int:
     """duplicate a file descriptor to a given number"""
     if oldfd == newfd:
@@ -222,8 +225,8 @@ def sys_dup2(t: Task, oldfd: Fd, newfd: Fd) -> int:
     return do_dup3(t, oldfd, newfd, 0)
 
 
-@syscall()
-def sys_dup3(t: Task, oldfd: Fd, newfd: Fd, flags: Flags) -> int:
+@syscall(ret="fd")
+def sys_dup3(t: Task, oldfd: Fd, newfd: Fd, flags: Dup3Flags) -> int:
     """duplicate a file descriptor to a given number, with flags"""
     return do_dup3(t, oldfd, newfd, flags)
 
@@ -231,7 +234,7 @@ def sys_dup3(t: Task, oldfd: Fd, newfd: Fd, flags: Flags) -> int:
 @syscall(support=Support.PARTIAL,
          note="generic ioctls (FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIOQSIZE, FIONREAD) and, on a "
          "host terminal, TCGETS/TCSETS*/TIOCGWINSZ/TIOCSWINSZ/TIOC[GS]PGRP; others give ENOTTY")
-def sys_ioctl(t: Task, fd: Fd, cmd: IoctlCmd, arg: ULong) -> int:
+def sys_ioctl(t: Task, fd: Fd, cmd: IoctlCmd, arg: IoctlArg) -> int:
     """control device"""
     file = fdget(t, fd)
     if cmd == FIOCLEX:

@@ -26,8 +26,8 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
-FdPairOut = Annotated[int, UserPtr("int __user *", show="ptr", direction=OUT)]
-PipeFlags = Annotated[int, Arg("int", 32, True, show="open_flags")]
+FdPairOut = Annotated[int, UserPtr("int __user *", show="fd_pair", direction=OUT)]
+PipeFlags = Annotated[int, Arg("int", 32, True, show="open_mode_flags")]
 
 O_NOTIFICATION_PIPE = o.O_EXCL
 """include/uapi/linux/watch_queue.h: pipe2's request for a notification pipe."""

@@ -28,6 +28,11 @@ IovIn = Annotated[int, UserPtr("const struct iovec __user *", show="iovec", dire
 IovOut = Annotated[int, UserPtr("const struct iovec __user *", show="iovec", direction=INOUT, size="vlen")]
 Whence = Annotated[int, Arg("unsigned int", 32, show="whence")]
 RwfFlags = Annotated[int, Arg("rwf_t", 32, True, show="rwf")]
+VecFd = Annotated[int, Arg("unsigned long", show="fd")]
+PosL = Annotated[int, Arg("unsigned long", show="lld")]
+"""The low word of a p*v offset: on x86-64 the whole offset, which strace prints signed."""
+PosH = Annotated[int, Arg("unsigned long", show="omit")]
+"""The high word of a p*v offset: unused on x86-64, and strace does not print it."""
 UIO_MAXIOV = 1024
 RWF_SUPPORTED = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40
 RWF_APPEND, RWF_NOAPPEND, RWF_ATOMIC = 0x10, 0x20, 0x40
@@ -219,13 +224,13 @@ def do_writev(t: Task, f: File, vec: int, vlen: int, pos: int | None, flags: int
 
 
 @syscall()
-def sys_readv(t: Task, fd: ULong, vec: IovOut, vlen: ULong) -> int:
+def sys_readv(t: Task, fd: VecFd, vec: IovOut, vlen: ULong) -> int:
     """read data into multiple buffers"""
     return do_readv(t, fdget(t, fd & 0xFFFFFFFF), vec, vlen, None)
 
 
 @syscall()
-def sys_writev(t: Task, fd: ULong, vec: IovIn, vlen: ULong) -> int:
+def sys_writev(t: Task, fd: VecFd, vec: IovIn, vlen: ULong) -> int:
     """write data from multiple buffers"""
     return do_writev(t, fdget(t, fd & 0xFFFFFFFF), vec, vlen, None)
 
@@ -252,21 +257,21 @@ def _target(t: Task, fd: int, pos: int, write: bool, with_flags: bool) -> tuple[
 
 
 @syscall()
-def sys_preadv(t: Task, fd: ULong, vec: IovOut, vlen: ULong, pos_l: ULong, pos_h: ULong) -> int:
+def sys_preadv(t: Task, fd: VecFd, vec: IovOut, vlen: ULong, pos_l: PosL, pos_h: PosH) -> int:
     """read data into multiple buffers at a given offset"""
     f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), False, False)
     return do_readv(t, f, vec, vlen, pos)
 
 
 @syscall()
-def sys_pwritev(t: Task, fd: ULong, vec: IovIn, vlen: ULong, pos_l: ULong, pos_h: ULong) -> int:
+def sys_pwritev(t: Task, fd: VecFd, vec: IovIn, vlen: ULong, pos_l: PosL, pos_h: PosH) -> int:
     """write data from multiple buffers at a given offset"""
     f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), True, False)
     return do_writev(t, f, vec, vlen, pos)
 
 
 @syscall()
-def sys_preadv2(t: Task, fd: ULong, vec: IovOut, vlen: ULong, pos_l: ULong, pos_h: ULong,
+def sys_preadv2(t: Task, fd: VecFd, vec: IovOut, vlen: ULong, pos_l: PosL, pos_h: PosH,
                 flags: RwfFlags) -> int:
     """read data into multiple buffers, with flags"""
     f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), False, True)
@@ -274,7 +279,7 @@ def sys_preadv2(t: Task, fd: ULong, vec: IovOut, vlen: ULong, pos_l: ULong, pos_
 
 
 @syscall()
-def sys_pwritev2(t: Task, fd: ULong, vec: IovIn, vlen: ULong, pos_l: ULong, pos_h: ULong,
+def sys_pwritev2(t: Task, fd: VecFd, vec: IovIn, vlen: ULong, pos_l: PosL, pos_h: PosH,
                  flags: RwfFlags) -> int:
     """write data from multiple buffers, with flags"""
     f, pos = _target(t, fd, pos_from_hilo(pos_h, pos_l), True, True)

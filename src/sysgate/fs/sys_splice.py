@@ -28,7 +28,8 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
-LoffPtr = Annotated[int, UserPtr("loff_t __user *", show="ptr", direction=INOUT)]
+SendfileOff = Annotated[int, UserPtr("loff_t __user *", show="sendfile_off", direction=INOUT)]
+CopyOff = Annotated[int, UserPtr("loff_t __user *", show="copy_off", direction=INOUT)]
 
 LLONG_MAX = (1 << 63) - 1
 _copy_file_range = libc_fn("copy_file_range", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
@@ -82,7 +83,7 @@ def do_sendfile(t: Task, out_fd: int, in_fd: int, pos: int | None, count: int) -
 
 
 @syscall()
-def sys_sendfile64(t: Task, out_fd: IntFd, in_fd: IntFd, offset: LoffPtr, count: SizeT) -> int:
+def sys_sendfile64(t: Task, out_fd: IntFd, in_fd: IntFd, offset: SendfileOff, count: SizeT) -> int:
     """transfer data between file descriptors"""
     if not offset:
         return do_sendfile(t, out_fd, in_fd, None, count)
@@ -119,7 +120,7 @@ def _host_copy_file_range(fd_in: int, pos_in: int | None, fd_out: int, pos_out: 
 
 
 @syscall()
-def sys_copy_file_range(t: Task, fd_in: IntFd, off_in: LoffPtr, fd_out: IntFd, off_out: LoffPtr,
+def sys_copy_file_range(t: Task, fd_in: IntFd, off_in: CopyOff, fd_out: IntFd, off_out: CopyOff,
                         len: SizeT, flags: UInt) -> int:  # noqa: A002
     """copy a range of data from one file to another"""
     fin = fdget(t, fd_in)
