@@ -7,9 +7,9 @@ options it does not know.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import Int, ULong
+from sysgate.argtypes import Arg
 from sysgate.errors import KernelError
 from sysgate.kernel.signal import valid_signal
 from sysgate.mm.uaccess import copy_to_user, put_user_s32, strncpy_from_user
@@ -31,11 +31,17 @@ PR_GET_NO_NEW_PRIVS = 39
 TASK_COMM_LEN = 16
 CAP_LAST_CAP = 40
 
+Option = Annotated[int, Arg("int", 32, True, show="prctl_option")]
+PrctlArg = Annotated[int, Arg("unsigned long", show="prctl_arg")]
+PrctlArgOut = Annotated[int, Arg("unsigned long", show="exit:prctl_arg")]
+"""prctl's arguments mean what the option says; the second and fifth may be where the
+kernel writes (PR_GET_NAME, PR_SCHED_CORE_GET), so strace prints them on return."""
+
 
 @syscall(support=Support.PARTIAL,
          note="PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG, PR_CAPBSET_READ, "
-         "PR_SET/GET_NO_NEW_PRIVS; other options give EINVAL")
-def sys_prctl(t: Task, option: Int, arg2: ULong, arg3: ULong, arg4: ULong, arg5: ULong) -> int:
+         "PR_SET/GET_NO_NEW_PRIVS; other options give EINVAL", ret="prctl")
+def sys_prctl(t: Task, option: Option, arg2: PrctlArgOut, arg3: PrctlArg, arg4: PrctlArg, arg5: PrctlArgOut) -> int:
     """operations on a process or thread"""
     if option == PR_SET_NAME:
         name = strncpy_from_user(t.mm, arg2, TASK_COMM_LEN - 1)

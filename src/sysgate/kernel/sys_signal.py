@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import SIGACTION, SIGSET_SIZE, STACK_T
-from sysgate.argtypes import IN, OUT, Arg, Int, PidT, SizeT, UserPtr, struct_in, struct_out
+from sysgate.argtypes import IN, OUT, Arg, PidT, SizeT, UserPtr, struct_in, struct_out
 from sysgate.errors import KernelError
 from sysgate.kernel.signal import (
     SigAction,
@@ -36,6 +36,7 @@ SigsetOut = Annotated[int, UserPtr("sigset_t __user *", show="sigset", direction
 StackIn = Annotated[int, struct_in("const stack_t __user *", "stack_t")]
 StackOut = Annotated[int, struct_out("stack_t __user *", "stack_t")]
 Sig = Annotated[int, Arg("int", 32, True, show="signo")]
+How = Annotated[int, Arg("int", 32, True, show="sigprocmask_how")]
 
 UAPI_SA_FLAGS = (
     ls.SA_NOCLDSTOP | ls.SA_NOCLDWAIT | ls.SA_SIGINFO | ls.SA_ONSTACK | ls.SA_RESTART
@@ -71,7 +72,7 @@ def sys_rt_sigaction(t: Task, sig: Sig, act: SigactionIn, oact: SigactionOut, si
 
 
 @syscall()
-def sys_rt_sigprocmask(t: Task, how: Int, nset: SigsetIn, oset: SigsetOut, sigsetsize: SizeT) -> int:
+def sys_rt_sigprocmask(t: Task, how: How, nset: SigsetIn, oset: SigsetOut, sigsetsize: SizeT) -> int:
     """examine and change blocked signals"""
     if sigsetsize != SIGSET_SIZE:
         raise KernelError(Errno.EINVAL)

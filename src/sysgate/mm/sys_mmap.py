@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import OUT, Addr, Arg, Int, SizeT, ULong, ULongFlags, UserPtr
+from sysgate.argtypes import OUT, Arg, SizeT, ULong, UserPtr
 from sysgate.errors import GuestFault, KernelError
 from sysgate.fs.file import FMODE_READ, FMODE_WRITE
 from sysgate.host import host_fallocate
@@ -31,13 +31,21 @@ if TYPE_CHECKING:
 
 Prot = Annotated[int, Arg("unsigned long", show="prot")]
 MapFlags = Annotated[int, Arg("unsigned long", show="mmap_flags")]
-VecOut = Annotated[int, UserPtr("unsigned char __user *", show="ptr", direction=OUT)]
+VecOut = Annotated[int, UserPtr("unsigned char __user *", show="mincore_vec", direction=OUT)]
+UAddr = Annotated[int, Arg("unsigned long", show="ptr")]
+"""A user address: printed NULL or hex (strace's printaddr)."""
+MmapFd = Annotated[int, Arg("unsigned long", show="mmap_fd")]
+MmapOff = Annotated[int, Arg("unsigned long", show="mmap_offset")]
+MremapFlags = Annotated[int, Arg("unsigned long", show="mremap_flags")]
+MremapNewAddr = Annotated[int, Arg("unsigned long", show="mremap_new_addr")]
+MsyncFlags = Annotated[int, Arg("int", 32, True, show="msync_flags")]
+Advice = Annotated[int, Arg("int", 32, True, show="madvise_advice")]
 DEV_ZERO = os.makedev(1, 5)
 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
 
 
-@syscall()
-def sys_brk(t: Task, brk: Addr) -> int:
+@syscall(ret="hex")
+def sys_brk(t: Task, brk: UAddr) -> int:
     """change data segment size"""
     limit = t.group.rlimits[RLIMIT_DATA][0]
     return do_brk(t.mm, brk, -1 if limit == RLIM_INFINITY else limit)
@@ -45,8 +53,8 @@ def sys_brk(t: Task, brk: Addr) -> int:
 
 @syscall(support=Support.PARTIAL,
          note="MAP_PRIVATE file pages are copied at first touch (later changes to the file are "
-         "not seen); MAP_HUGETLB gives ENOMEM (no huge pages); no THP alignment")
-def sys_mmap(t: Task, addr: Addr, len: SizeT, prot: Prot, flags: MapFlags, fd: ULong, off: ULong) -> int:  # noqa: A002
+         "not seen); MAP_HUGETLB gives ENOMEM (no huge pages); no THP alignment", ret="hex")
+def sys_mmap(t: Task, addr: UAddr, len: SizeT, prot: Prot, flags: MapFlags, fd: MmapFd, off: MmapOff) -> int:  # noqa: A002
     """map files or devices into memory"""
     if off & ~PAGE_MASK:
         raise KernelError(Errno.EINVAL)
@@ -70,21 +78,23 @@ def sys_mmap(t: Task, addr: Addr, len: SizeT, prot: Prot, flags: MapFlags, fd: U
 
 
 @syscall()
-def sys_munmap(t: Task, addr: Addr, len: SizeT) -> int:  # noqa: A002
+def sys_munmap(t: Task, addr: UAddr, len: SizeT) -> int:  # noqa: A002
     """unmap files or devices from memory"""
     do_munmap(t.mm, addr, len)
     return 0
 
 
 @syscall()
-def sys_mprotect(t: Task, start: Addr, len: SizeT, prot: Prot) -> int:  # noqa: A002
+def sys_mprotect(t: Task, start: UAddr, len: SizeT, prot: Prot) -> int:  # noqa: A002
     """set protection on a region of memory"""
     do_mprotect(t.mm, start, len, prot)
     return 0
 
 
-@syscall()
-def sys_mremap(t: Task, addr: Addr, old_len: ULong, new_len: ULong, flags: ULongFlags, new_addr: Addr) -> int:
+@syscall(ret="hex")
+def sys_mremap(
+    t: Task, addr: UAddr, old_len: ULong, new_len: ULong, flags: MremapFlags, new_addr: MremapNewAddr
+) -> int:
     """remap a virtual memory address"""
     return do_mremap(t.mm, addr, old_len, new_len, flags, new_addr)
 
@@ -102,7 +112,7 @@ _VALID_ADVICE = {
 @syscall(support=Support.PARTIAL,
          note="DONTNEED/FREE drop pages, POPULATE_* fault them in, REMOVE punches the file; "
          "the other advice is accepted and has no effect")
-def sys_madvise(t: Task, start: Addr, len_in: SizeT, behavior: Int) -> int:
+def sys_madvise(t: Task, start: UAddr, len_in: SizeT, behavior: Advice) -> int:
     """give advice about use of memory"""
     if behavior not in _VALID_ADVICE:
         raise KernelError(Errno.EINVAL)
@@ -173,7 +183,7 @@ def _madvise_populate(mm: Mm, start: int, end: int, access: int) -> None:
 
 
 @syscall()
-def sys_msync(t: Task, start: Addr, len: SizeT, flags: Int) -> int:  # noqa: A002
+def sys_msync(t: Task, start: UAddr, len: SizeT, flags: MsyncFlags) -> int:  # noqa: A002
     """synchronize a file with a memory map"""
     if flags & ~(m.MS_ASYNC | m.MS_INVALIDATE | m.MS_SYNC):
         raise KernelError(Errno.EINVAL)
@@ -204,7 +214,7 @@ def sys_msync(t: Task, start: Addr, len: SizeT, flags: Int) -> int:  # noqa: A00
 
 @syscall(support=Support.PARTIAL,
          note="anonymous pages are resident once touched; file pages always count as resident")
-def sys_mincore(t: Task, start: Addr, len: SizeT, vec: VecOut) -> int:  # noqa: A002
+def sys_mincore(t: Task, start: UAddr, len: SizeT, vec: VecOut) -> int:  # noqa: A002
     """determine whether pages are resident in memory"""
     if start & ~PAGE_MASK:
         raise KernelError(Errno.EINVAL)

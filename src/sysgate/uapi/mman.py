@@ -67,3 +67,9 @@ MADV_HWPOISON: Final = 100
 MADV_SOFT_OFFLINE: Final = 101
 MADV_GUARD_INSTALL: Final = 102
 MADV_GUARD_REMOVE: Final = 103
+
+MAP_FILE: Final = 0
+"""The historical name of "not anonymous" (glibc's sys/mman.h): the empty mapping type."""
+MAP_HUGE_SHIFT: Final = 26
+MAP_HUGE_MASK: Final = 0x3F
+"""MAP_HUGETLB's page size: log2 of it in bits 26..31 of the flags (asm-generic/hugetlb_encode.h)."""

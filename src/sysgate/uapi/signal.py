@@ -36,10 +36,12 @@ SIGIO: Final = 29
 SIGPWR: Final = 30
 SIGSYS: Final = 31
 SIGRTMIN: Final = 32
+SIGRTMAX: Final = 64
 _NSIG: Final = 64
 
 SIG_DFL: Final = 0
 SIG_IGN: Final = 1
+SIG_ERR: Final = -1
 
 SA_NOCLDSTOP: Final = 0x00000001
 SA_NOCLDWAIT: Final = 0x00000002
@@ -49,6 +51,8 @@ SA_EXPOSE_TAGBITS: Final = 0x00000800
 SA_RESTORER: Final = 0x04000000
 SA_ONSTACK: Final = 0x08000000
 SA_RESTART: Final = 0x10000000
+SA_INTERRUPT: Final = 0x20000000
+"""A historical no-op that glibc's bits/sigaction.h still names (not in the kernel's uapi)."""
 SA_NODEFER: Final = 0x40000000
 SA_RESETHAND: Final = 0x80000000
 
@@ -61,16 +65,79 @@ SS_DISABLE: Final = 2
 SS_AUTODISARM: Final = 1 << 31
 MINSIGSTKSZ: Final = 2048
 
-# si_code values (include/uapi/asm-generic/siginfo.h)
+# si_code values (include/uapi/asm-generic/siginfo.h). Zero and below: sent by a process
+# (kill, sigqueue, tkill ...); above zero: by the kernel, with a meaning per signal.
 SI_USER: Final = 0
 SI_KERNEL: Final = 0x80
+SI_QUEUE: Final = -1
+SI_TIMER: Final = -2
+SI_MESGQ: Final = -3
+SI_ASYNCIO: Final = -4
+SI_SIGIO: Final = -5
 SI_TKILL: Final = -6
+SI_DETHREAD: Final = -7
+SI_ASYNCNL: Final = -60
+
+ILL_ILLOPC: Final = 1
+ILL_ILLOPN: Final = 2
+ILL_ILLADR: Final = 3
+ILL_ILLTRP: Final = 4
+ILL_PRVOPC: Final = 5
+ILL_PRVREG: Final = 6
+ILL_COPROC: Final = 7
+ILL_BADSTK: Final = 8
+ILL_BADIADDR: Final = 9
+
+FPE_INTDIV: Final = 1
+FPE_INTOVF: Final = 2
+FPE_FLTDIV: Final = 3
+FPE_FLTOVF: Final = 4
+FPE_FLTUND: Final = 5
+FPE_FLTRES: Final = 6
+FPE_FLTINV: Final = 7
+FPE_FLTSUB: Final = 8
+FPE_FLTUNK: Final = 14
+FPE_CONDTRAP: Final = 15
+
 SEGV_MAPERR: Final = 1
 SEGV_ACCERR: Final = 2
+SEGV_BNDERR: Final = 3
+SEGV_PKUERR: Final = 4
+SEGV_ACCADI: Final = 5
+SEGV_ADIDERR: Final = 6
+SEGV_ADIPERR: Final = 7
+SEGV_MTEAERR: Final = 8
+SEGV_MTESERR: Final = 9
+
+BUS_ADRALN: Final = 1
 BUS_ADRERR: Final = 2
-ILL_ILLOPN: Final = 2
-FPE_INTDIV: Final = 1
+BUS_OBJERR: Final = 3
+BUS_MCEERR_AR: Final = 4
+BUS_MCEERR_AO: Final = 5
+
 TRAP_BRKPT: Final = 1
+TRAP_TRACE: Final = 2
+TRAP_BRANCH: Final = 3
+TRAP_HWBKPT: Final = 4
+TRAP_UNK: Final = 5
+TRAP_PERF: Final = 6
+
+CLD_EXITED: Final = 1
+CLD_KILLED: Final = 2
+CLD_DUMPED: Final = 3
+CLD_TRAPPED: Final = 4
+CLD_STOPPED: Final = 5
+CLD_CONTINUED: Final = 6
+
+POLL_IN: Final = 1
+POLL_OUT: Final = 2
+POLL_MSG: Final = 3
+POLL_ERR: Final = 4
+POLL_PRI: Final = 5
+POLL_HUP: Final = 6
+
+SYS_SECCOMP: Final = 1
+SYS_USER_DISPATCH: Final = 2
 
 NAMES: Final = {
     1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",

@@ -6,9 +6,9 @@ Counterpart: arch/x86/kernel/process_64.c (do_arch_prctl_64) and process.c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import Int, ULong
+from sysgate.argtypes import Arg
 from sysgate.errors import KernelError
 from sysgate.mm.mm import TASK_SIZE_MAX
 from sysgate.mm.uaccess import put_user_u64
@@ -43,6 +43,9 @@ ARCH_SHSTK_UNLOCK = 0x5004
 ARCH_SHSTK_STATUS = 0x5005
 ARCH_SHSTK_SHSTK = 1 << 0
 ARCH_SHSTK_WRSS = 1 << 1
+ArchOption = Annotated[int, Arg("int", 32, True, show="arch_prctl_option")]
+ArchArg = Annotated[int, Arg("unsigned long", show="exit:arch_prctl_arg")]
+"""An address the GET codes write through, or a value: strace prints it on return."""
 XFEATURES = 0x3  # x87 | SSE: what the emulated CPU saves
 XFEATURE_MAX = 19
 """arch/x86/include/asm/fpu/types.h in Linux 6.12: one past XFEATURE_XTILE_DATA."""
@@ -50,8 +53,8 @@ XFEATURE_MAX = 19
 
 @syscall(support=Support.PARTIAL,
          note="as on a CPU without CPUID faulting, LAM, shadow stacks or AMX; "
-         "ARCH_MAP_VDSO_* give EINVAL until the vDSO exists")
-def sys_arch_prctl(t: Task, option: Int, arg2: ULong) -> int:
+         "ARCH_MAP_VDSO_* give EINVAL until the vDSO exists", ret="arch_prctl")
+def sys_arch_prctl(t: Task, option: ArchOption, arg2: ArchArg) -> int:
     """set architecture-specific thread state"""
     cpu = t.kernel.cpu
     if option in (ARCH_SET_FS, ARCH_SET_GS):
