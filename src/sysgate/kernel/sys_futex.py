@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import INOUT, U32, Int, UserPtr, struct_in
+from sysgate.argtypes import IN, Arg, UserPtr
 from sysgate.errors import KernelError, SysgateError
 from sysgate.kernel.sys_time import clock_now, get_timespec, timespec_valid
 from sysgate.mm.mm import READ
@@ -23,8 +23,16 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
-FutexPtr = Annotated[int, UserPtr("u32 __user *", show="ptr", direction=INOUT)]
-Timeout = Annotated[int, struct_in("const struct __kernel_timespec __user *", "timespec")]
+# strace prints every argument of futex when the call is made (the words are read, and
+# written only by the PI and wake-op operations): the pointers are declared IN for it.
+FutexPtr = Annotated[int, UserPtr("u32 __user *", show="ptr", direction=IN)]
+FutexPtr2 = Annotated[int, UserPtr("u32 __user *", show="futex_uaddr2", direction=IN)]
+FutexOp = Annotated[int, Arg("int", 32, True, show="futex_op")]
+FutexVal = Annotated[int, Arg("u32", 32, show="futex_val")]
+FutexVal3 = Annotated[int, Arg("u32", 32, show="futex_val3")]
+Timeout = Annotated[int, UserPtr("const struct __kernel_timespec __user *", show="futex_timeout", direction=IN,
+                                 struct="timespec")]
+"""The timeout, or for the requeue operations a number (val2)."""
 
 FUTEX_WAIT = 0
 FUTEX_WAKE = 1
@@ -55,7 +63,8 @@ def futex_key(t: Task, uaddr: int, op: int) -> None:
 @syscall(support=Support.PARTIAL,
          note="one thread per process so far: FUTEX_WAIT, FUTEX_WAKE and their _BITSET forms; "
          "the requeue, wake-op and PI operations give ENOSYS")
-def sys_futex(t: Task, uaddr: FutexPtr, op: Int, val: U32, utime: Timeout, uaddr2: FutexPtr, val3: U32) -> int:
+def sys_futex(t: Task, uaddr: FutexPtr, op: FutexOp, val: FutexVal, utime: Timeout, uaddr2: FutexPtr2,
+              val3: FutexVal3) -> int:
     """fast user-space locking"""
     cmd = op & FUTEX_CMD_MASK
     deadline: tuple[int, int] | None = None

@@ -18,9 +18,9 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
-UidPtr = Annotated[int, UserPtr("uid_t __user *", show="ptr", direction=OUT)]
-GidPtr = Annotated[int, UserPtr("gid_t __user *", show="ptr", direction=OUT)]
-GroupList = Annotated[int, UserPtr("gid_t __user *", show="ptr", direction=OUT)]
+UidPtr = Annotated[int, UserPtr("uid_t __user *", show="uid_ptr", direction=OUT)]
+GidPtr = Annotated[int, UserPtr("gid_t __user *", show="uid_ptr", direction=OUT)]
+GroupList = Annotated[int, UserPtr("gid_t __user *", show="gid_array", direction=OUT)]
 NGROUPS_MAX = 65536
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import Flags, SizeT, buf_out
+from sysgate.argtypes import OUT, Arg, SizeT, UserPtr
 from sysgate.errors import KernelError
 from sysgate.fs.file import MAX_RW_COUNT
 from sysgate.mm.uaccess import copy_to_user, writable_prefix
@@ -20,13 +20,17 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
+RandomBuf = Annotated[int, UserPtr("char __user *", show="random_buf", direction=OUT, size="len")]
+"""Filled with up to `len` bytes; strace shows the ones the call returned, in hex."""
+GrndFlags = Annotated[int, Arg("unsigned int", 32, show="getrandom_flags")]
+
 GRND_NONBLOCK = 0x0001
 GRND_RANDOM = 0x0002
 GRND_INSECURE = 0x0004
 
 
 @syscall()
-def sys_getrandom(t: Task, ubuf: Annotated[int, buf_out("len")], len: SizeT, flags: Flags) -> int:  # noqa: A002
+def sys_getrandom(t: Task, ubuf: RandomBuf, len: SizeT, flags: GrndFlags) -> int:  # noqa: A002
     """obtain a series of random bytes"""
     if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE):
         raise KernelError(Errno.EINVAL)

@@ -12,7 +12,7 @@ import resource as host_resource
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import RLIMIT, RUSAGE
-from sysgate.argtypes import Int, PidT, UInt, struct_in, struct_out
+from sysgate.argtypes import Arg, PidT, struct_in, struct_out
 from sysgate.errors import KernelError
 from sysgate.fs.fdtable import NR_OPEN
 from sysgate.mm.uaccess import copy_from_user, copy_to_user
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 RlimitIn = Annotated[int, struct_in("const struct rlimit64 __user *", "rlimit64")]
 RlimitOut = Annotated[int, struct_out("struct rlimit64 __user *", "rlimit64")]
 RusageOut = Annotated[int, struct_out("struct rusage __user *", "rusage")]
+Resource = Annotated[int, Arg("unsigned int", 32, show="rlimit_resource")]
+RusageWho = Annotated[int, Arg("int", 32, True, show="rusage_who")]
 
 
 def do_prlimit(t: Task, resource: int, new: tuple[int, int] | None) -> tuple[int, int]:
@@ -55,7 +57,7 @@ def do_prlimit(t: Task, resource: int, new: tuple[int, int] | None) -> tuple[int
 
 
 @syscall()
-def sys_prlimit64(t: Task, pid: PidT, resource: UInt, new_rlim: RlimitIn, old_rlim: RlimitOut) -> int:
+def sys_prlimit64(t: Task, pid: PidT, resource: Resource, new_rlim: RlimitIn, old_rlim: RlimitOut) -> int:
     """get/set resource limits"""
     new = RLIMIT.unpack(copy_from_user(t.mm, new_rlim, RLIMIT.size)) if new_rlim else None
     if pid and t.kernel.task_by_pid(pid) is None:
@@ -69,7 +71,7 @@ def sys_prlimit64(t: Task, pid: PidT, resource: UInt, new_rlim: RlimitIn, old_rl
 
 
 @syscall()
-def sys_getrlimit(t: Task, resource: UInt, rlim: RlimitOut) -> int:
+def sys_getrlimit(t: Task, resource: Resource, rlim: RlimitOut) -> int:
     """get resource limits"""
     if resource >= RLIM_NLIMITS:
         raise KernelError(Errno.EINVAL)
@@ -78,7 +80,7 @@ def sys_getrlimit(t: Task, resource: UInt, rlim: RlimitOut) -> int:
 
 
 @syscall()
-def sys_setrlimit(t: Task, resource: UInt, rlim: RlimitIn) -> int:
+def sys_setrlimit(t: Task, resource: Resource, rlim: RlimitIn) -> int:
     """set resource limits"""
     new = RLIMIT.unpack(copy_from_user(t.mm, rlim, RLIMIT.size))
     do_prlimit(t, resource, new)
@@ -93,7 +95,7 @@ def _tv(seconds: float) -> tuple[int, int]:
 @syscall(support=Support.PARTIAL,
          note="CPU times and the other counters are those of the sysgate process, emulation included; "
          "RUSAGE_CHILDREN reports zeros")
-def sys_getrusage(t: Task, who: Int, ru: RusageOut) -> int:
+def sys_getrusage(t: Task, who: RusageWho, ru: RusageOut) -> int:
     """get resource usage"""
     if who not in (RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD):
         raise KernelError(Errno.EINVAL)

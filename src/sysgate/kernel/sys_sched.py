@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from sysgate.argtypes import IN, OUT, Int, PidT, UInt, UserPtr
+from sysgate.argtypes import IN, OUT, Arg, Int, PidT, UInt, UserPtr
 from sysgate.errors import KernelError
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, put_user_u32
 from sysgate.syscall import syscall
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 MaskOut = Annotated[int, UserPtr("unsigned long __user *", show="cpumask", direction=OUT, size="len")]
 MaskIn = Annotated[int, UserPtr("unsigned long __user *", show="cpumask", direction=IN, size="len")]
-UIntOut = Annotated[int, UserPtr("unsigned int __user *", show="ptr", direction=OUT)]
+UIntOut = Annotated[int, UserPtr("unsigned int __user *", show="printnum_uint", direction=OUT)]
 CacheArg = Annotated[int, UserPtr("struct getcpu_cache __user *", show="ptr", direction=OUT)]
+PrioWhich = Annotated[int, Arg("int", 32, True, show="prio_which")]
 
 NR_CPU_IDS = 1
 CPUMASK_SIZE = 8  # cpumask_size(): one unsigned long covers nr_cpu_ids
@@ -91,13 +92,13 @@ def _who(t: Task, which: int, who: int) -> list[Task]:
 
 
 @syscall()
-def sys_getpriority(t: Task, which: Int, who: Int) -> int:
+def sys_getpriority(t: Task, which: PrioWhich, who: Int) -> int:
     """get program scheduling priority"""
     return max(20 - x.nice for x in _who(t, which, who))
 
 
 @syscall()
-def sys_setpriority(t: Task, which: Int, who: Int, niceval: Int) -> int:
+def sys_setpriority(t: Task, which: PrioWhich, who: Int, niceval: Int) -> int:
     """set program scheduling priority"""
     niceval = min(max(niceval, -20), 19)
     for x in _who(t, which, who):

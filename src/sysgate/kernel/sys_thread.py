@@ -11,7 +11,7 @@ import struct
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import ROBUST_LIST_HEAD_SIZE
-from sysgate.argtypes import OUT, U32, Int, SizeT, UserPtr, struct_in, struct_out
+from sysgate.argtypes import INOUT, OUT, Arg, Int, SizeT, UserPtr, struct_in
 from sysgate.errors import KernelError
 from sysgate.mm.uaccess import access_ok, copy_to_user, get_user_u64, put_user_u64
 from sysgate.syscall import Support, syscall
@@ -20,11 +20,15 @@ from sysgate.uapi.errno import Errno
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
 
-TidPtr = Annotated[int, UserPtr("int __user *", show="ptr", direction=OUT)]
+TidPtr = Annotated[int, UserPtr("int __user *", show="printargs", direction=OUT)]
 RobustHead = Annotated[int, struct_in("struct robust_list_head __user *", "robust_list_head")]
-RobustHeadPtr = Annotated[int, UserPtr("struct robust_list_head __user * __user *", show="ptr", direction=OUT)]
-LenPtr = Annotated[int, UserPtr("size_t __user *", show="ptr", direction=OUT)]
-RseqPtr = Annotated[int, struct_out("struct rseq __user *", "rseq")]
+RobustHeadPtr = Annotated[int, UserPtr("struct robust_list_head __user * __user *", show="printnum_ptr",
+                                       direction=OUT)]
+LenPtr = Annotated[int, UserPtr("size_t __user *", show="printnum_ulong", direction=OUT)]
+# strace 6.1 prints rseq's arguments as bare numbers (printargs), the structure included.
+RseqPtr = Annotated[int, UserPtr("struct rseq __user *", show="printargs", direction=INOUT, struct="rseq")]
+RseqU32 = Annotated[int, Arg("u32", 32, show="printargs")]
+RseqFlags = Annotated[int, Arg("int", 32, True, show="printargs")]
 
 ORIG_RSEQ_SIZE = 32
 RSEQ_FEATURE_SIZE = 28  # offsetof(struct rseq, end)
@@ -62,7 +66,7 @@ def sys_get_robust_list(t: Task, pid: Int, head_ptr: RobustHeadPtr, len_ptr: Len
 @syscall(support=Support.PARTIAL,
          note="registration as Linux checks it; with one CPU and no preemption yet, critical "
          "sections are never aborted")
-def sys_rseq(t: Task, rseq: RseqPtr, rseq_len: U32, flags: Int, sig: U32) -> int:
+def sys_rseq(t: Task, rseq: RseqPtr, rseq_len: RseqU32, flags: RseqFlags, sig: RseqU32) -> int:
     """restartable sequences"""
     if flags & RSEQ_FLAG_UNREGISTER:
         if flags & ~RSEQ_FLAG_UNREGISTER:

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import TIMESPEC, TIMEZONE, TMS, pack_timespec, pack_timeval
-from sysgate.argtypes import OUT, ClockId, Int, UserPtr, struct_in, struct_out
+from sysgate.argtypes import OUT, Arg, ClockId, UserPtr, struct_in, struct_out
 from sysgate.errors import KernelError
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, put_user_s64
 from sysgate.syscall import Support, syscall
@@ -27,8 +27,12 @@ TimespecOut = Annotated[int, struct_out("struct __kernel_timespec __user *", "ti
 TimespecIn = Annotated[int, struct_in("const struct __kernel_timespec __user *", "timespec")]
 TimevalOut = Annotated[int, struct_out("struct __kernel_old_timeval __user *", "timeval")]
 TimezoneOut = Annotated[int, struct_out("struct timezone __user *", "timezone")]
-TimeOut = Annotated[int, UserPtr("__kernel_old_time_t __user *", show="ptr", direction=OUT)]
+TimeOut = Annotated[int, UserPtr("__kernel_old_time_t __user *", show="time_t", direction=OUT)]
 TmsOut = Annotated[int, struct_out("struct tms __user *", "tms")]
+RemainOut = Annotated[int, UserPtr("struct __kernel_timespec __user *", show="timespec_rem", direction=OUT,
+                                   struct="timespec")]
+"""The remaining time of an interrupted sleep (strace shows it only then)."""
+ClockFlags = Annotated[int, Arg("int", 32, True, show="clock_flags")]
 
 _HOST = {
     lt.CLOCK_REALTIME: time.CLOCK_REALTIME,
@@ -111,7 +115,7 @@ def sys_gettimeofday(t: Task, tv: TimevalOut, tz: TimezoneOut) -> int:
     return 0
 
 
-@syscall()
+@syscall(ret="time")
 def sys_time(t: Task, tloc: TimeOut) -> int:
     """get time in seconds"""
     now = time.time_ns() // lt.NSEC_PER_SEC
@@ -141,7 +145,7 @@ def _sleep_until(t: Task, clock: int, deadline_ns: int) -> None:
 
 
 @syscall(support=Support.PARTIAL, note="not interruptible by signals yet (no EINTR, rem untouched)")
-def sys_nanosleep(t: Task, rqtp: TimespecIn, rmtp: TimespecOut) -> int:
+def sys_nanosleep(t: Task, rqtp: TimespecIn, rmtp: RemainOut) -> int:
     """high-resolution sleep"""
     sec, nsec = get_timespec(t, rqtp)
     if not timespec_valid(sec, nsec):
@@ -151,7 +155,8 @@ def sys_nanosleep(t: Task, rqtp: TimespecIn, rmtp: TimespecOut) -> int:
 
 
 @syscall(support=Support.PARTIAL, note="not interruptible by signals yet (no EINTR, rem untouched)")
-def sys_clock_nanosleep(t: Task, which_clock: ClockId, flags: Int, rqtp: TimespecIn, rmtp: TimespecOut) -> int:
+def sys_clock_nanosleep(t: Task, which_clock: ClockId, flags: ClockFlags, rqtp: TimespecIn,
+                        rmtp: RemainOut) -> int:
     """high-resolution sleep with specifiable clock"""
     if which_clock >= 0 and which_clock not in _HOST:
         raise KernelError(Errno.EINVAL)

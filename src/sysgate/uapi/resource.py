@@ -21,6 +21,7 @@ RLIMIT_RTPRIO: Final = 14
 RLIMIT_RTTIME: Final = 15
 RLIM_NLIMITS: Final = 16
 RLIM_INFINITY: Final = (1 << 64) - 1
+RLIM64_INFINITY: Final = (1 << 64) - 1
 
 NAMES: Final = [
     "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
@@ -30,4 +31,10 @@ NAMES: Final = [
 
 RUSAGE_SELF: Final = 0
 RUSAGE_CHILDREN: Final = -1
+RUSAGE_BOTH: Final = -2
 RUSAGE_THREAD: Final = 1
+
+# include/uapi/linux/resource.h: getpriority/setpriority's `which`.
+PRIO_PROCESS: Final = 0
+PRIO_PGRP: Final = 1
+PRIO_USER: Final = 2
