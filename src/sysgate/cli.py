@@ -1,4 +1,4 @@
-"""The command line: `sysgate run` and `sysgate syscalls`.
+"""The command line: `sysgate run`, `sysgate trace` and `sysgate syscalls`.
 
 Parses arguments and wires objects; the behaviour lives in the kernel. Errors reach
 the user as one line on stderr with a non-zero status, never as a traceback (set
@@ -125,49 +125,62 @@ def run_program(kernel: Kernel, program: str, args: list[str], env: dict[bytes, 
     return status.code or 0
 
 
-TRACE_USAGE = """usage: sysgate trace [-cCfknqrtTvwxxyyzZ] [-a COLUMN] [-e EXPR]... [-o FILE] [-s STRSIZE]
-                     [-S SORTBY] [-X raw|abbrev|verbose] [--trace-format=text|json]
-                     [--syscalls FILE]... [--env NAME=VALUE]... [--unset-env NAME]... PROG [ARGS...]
+TRACE_USAGE = """\
+usage: sysgate trace [-ACcfhiknqrtTvVwxyzZ] [-a COLUMN] [-e EXPR]... [-o FILE] [-s STRSIZE]
+                     [-S SORTBY] [-U COLUMNS] [-O OVERHEAD] [-X raw|abbrev|verbose]
+                     [-E VAR=VAL]... [--unset-env VAR]... [--syscalls FILE]...
+                     [--trace-format=text|json] PROG [ARGS...]
 
-Runs PROG under sysgate and prints its system calls as strace does (see strace(1) for
-the options; -e takes trace=, status=, inject=, fault=).
+Runs PROG under sysgate and prints its system calls as strace 6.1 does; the options
+have strace's meaning (see strace(1)), long forms included. -e takes trace=, abbrev=,
+verbose=, raw=, signal=, status=, quiet=, read=, write=, decode-fds=, inject= and
+fault=. The times of -c are measured inside sysgate: the CPU time its kernel spent in
+each call, or with -w the wall-clock time. Options that need a tracer apart from the
+program (-p, -u, -D, -b, -I, -d) or a feature sysgate lacks (-P, -Y, --secontext)
+are refused.
+
+sysgate's own options:
+  --syscalls FILE          a Python file declaring system calls with @kernel.syscall(nr=...)
+  --unset-env VAR          remove VAR from the program's environment (as -E VAR)
+  --trace-format=json      one JSON object a line instead of strace's lines
 """
 
 
-def cmd_trace(rest: list[str]) -> int:
-    from sysgate.trace import options
-
-    if not rest or rest[0] in ("-h", "--help"):
-        sys.stdout.write(TRACE_USAGE)
-        return 0 if rest else 2
-    kernel = Kernel()
-    sets: list[str] = []
-    unsets: list[str] = []
-    strace_args: list[str] = []
-    i = 0
-    while i < len(rest):  # sysgate's own options may come among strace's, before PROG
-        arg = rest[i]
-        for flag, into in (("--syscalls", None), ("--env", sets), ("--unset-env", unsets)):
-            if arg == flag or arg.startswith(flag + "="):
-                value = arg.split("=", 1)[1] if "=" in arg else (rest[i + 1] if i + 1 < len(rest) else "")
-                i += 0 if "=" in arg else 1
-                if into is None:
-                    load_user_syscalls(kernel, [value])
-                else:
-                    into.append(value)
-                break
+def trace_environ(changes: list[str], unsets: list[str]) -> dict[bytes, bytes]:
+    """The guest's environment after -E VAR=VAL (set) and -E VAR / --unset-env VAR (remove), in order."""
+    env = initial_environ()
+    for item in changes:
+        key, sep, value = item.partition("=")
+        if sep:
+            env[os.fsencode(key)] = os.fsencode(value)
         else:
-            strace_args.append(arg)
-            if not arg.startswith("-"):
-                strace_args += rest[i + 1 :]
-                break
-        i += 1
-    table = kernel.table64
-    opts, program = options.parse(strace_args, {nr: s.name for nr, s in table.slots.items()}, table.slots)
+            env.pop(os.fsencode(key), None)
+    for key in unsets:
+        env.pop(os.fsencode(key), None)
+    return env
+
+
+def cmd_trace(rest: list[str]) -> int:
+    from sysgate import __version__
+    from sysgate.trace import options
+    from sysgate.trace.qualify import SyscallNames
+
+    pairs, program = options.scan(rest)
+    kernel = Kernel()
+    load_user_syscalls(kernel, [v for k, v in pairs if k == "syscalls" and v is not None])
+    names = SyscallNames({nr: s.name for nr, s in kernel.table64.slots.items()})
+    opts = options.build(pairs, names, bool(program))
+    if opts.show_help:
+        sys.stdout.write(TRACE_USAGE)
+        return 0
+    if opts.show_version:
+        sys.stdout.write(f"sysgate trace -- the strace 6.1 output of sysgate {__version__}\n")
+        return 0
     if not program:
-        raise SysgateError("trace: must have PROG [ARGS]", 2)
+        raise SysgateError("trace: must have PROG [ARGS]; see 'sysgate trace -h'", 1)
+    env = trace_environ(opts.env, opts.unset_env)
     kernel.trace(opts)
-    return run_program(kernel, program[0], program[1:], guest_env(sets, unsets))
+    return run_program(kernel, program[0], program[1:], env)
 
 
 def cmd_syscalls(ns: argparse.Namespace) -> int:

@@ -6,6 +6,10 @@ instead of entry_SYSCALL_64 when something watches system calls, so the plain pa
 nothing for tracing. Around the same table lookup and handler call it runs the enter
 hooks (which may rewrite arguments or answer the call), fault injection, the tracer's
 entry, and on the way out the exit hooks and the tracer's exit.
+
+Times: `duration_ns` is the wall-clock time from the entry (after the enter hooks) to
+the handler's return, as strace's -T measures from the syscall-entry stop;
+`cpu_ns` the CPU time sysgate's thread spent in the handler alone (-c's default).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
     stubs = table.stubs
     hooks = kernel.hooks
     exit_work = kernel.exit_to_user_mode
+    perf_ns = time.perf_counter_ns
+    cpu_ns = time.thread_time_ns
 
     def entry_SYSCALL_64_traced(frame: list[int]) -> int:
         t = kernel.current
@@ -42,9 +48,10 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
         tracer = kernel.tracer
         if hooks:
             hooks.run(hooks.enter, call)
+        call.start_ns = perf_ns()  # -T counts from the entry stop, as strace's etime: injected delays too
         if tracer is not None:
             tracer.enter(call)
-        call.start_ns = time.perf_counter_ns()
+        cpu0 = cpu_ns()
         if call.answer is not None:
             ax = call.answer
         elif nr < len(stubs):
@@ -54,7 +61,8 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
                 ax = -exc.errno
         else:
             ax = _ENOSYS
-        call.duration_ns = time.perf_counter_ns() - call.start_ns
+        call.cpu_ns = cpu_ns() - cpu0
+        call.duration_ns = perf_ns() - call.start_ns
         call.result = ax
         if hooks:
             hooks.run(hooks.exit, call)
@@ -63,6 +71,8 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
         regs.ax = call.result
         if t.sigpending:
             exit_work(t)
+        if tracer is not None:
+            tracer.after_exit_work(call)
         return regs.ax
 
     return entry_SYSCALL_64_traced

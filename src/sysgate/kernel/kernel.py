@@ -153,7 +153,12 @@ class Kernel:
     # -- tracing and hooks -------------------------------------------------------------
 
     def trace(self, opts: TraceOptions | None = None, out: TextIO | None = None) -> Tracer:
-        """Trace the next run as strace would (`sysgate trace`); returns the Tracer."""
+        """Trace the next run as strace would (`sysgate trace`); returns the Tracer.
+
+        `opts` come from sysgate.trace.options.parse(["-yy", "-e", "trace=%file", "prog"],
+        names) or are a TraceOptions; the lines go to `out`, else where -o says, else
+        stderr. The tracer detaches when the run ends (-c's table is written then).
+        """
         from sysgate.trace.options import TraceOptions
         from sysgate.trace.strace import Tracer
 
@@ -281,19 +286,20 @@ class Kernel:
         host_umask = os.umask(0)
         cpu = self.start_cpu(t.mm)
         name = filename or argv[0]
-        start_ns = time.perf_counter_ns()
+        start_ns, cpu_ns = time.perf_counter_ns(), time.thread_time_ns()
         try:
             exe = do_execve(t, name, argv, envp)
         except KernelError as exc:
-            if self.tracer is not None:
-                self.tracer.execve(t, name, argv, len(envp), 0, exc.errno, time.perf_counter_ns() - start_ns)
+            if self.tracer is not None:  # strace's first line: the execve that failed
+                self.tracer.execve(t, name, argv, envp, exc.errno, time.perf_counter_ns() - start_ns,
+                                   time.thread_time_ns() - cpu_ns)
                 self.tracer.finish()
             os.umask(host_umask)
             self.shutdown()
             raise exec_error(name, exc.errno) from None
-        if self.tracer is not None:
-            self.tracer.execve(t, name, argv, len(envp), exe.sp + 8 * (len(argv) + 2),
-                               duration_ns=time.perf_counter_ns() - start_ns)
+        if self.tracer is not None:  # strace's first line: its child's execve, seen at its return
+            self.tracer.execve(t, name, argv, envp, 0, time.perf_counter_ns() - start_ns,
+                               time.thread_time_ns() - cpu_ns, ip=exe.entry, sp=exe.sp)
         cpu.set_regs({"rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
         try:
             self._loop(exe.entry)

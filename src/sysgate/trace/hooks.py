@@ -84,12 +84,17 @@ class SyscallCall:
     injected: bool = False
     delayed: bool = False
     start_ns: int = 0
-    duration_ns: int = 0
+    duration_ns: int = 0  # wall-clock time in the handler (-T, -c -w)
+    cpu_ns: int = 0  # CPU time sysgate's thread spent in the handler (-c), when counted
     state: dict[str, object] = field(default_factory=dict)  # the tracer's per-call data
 
     @property
     def name(self) -> str:
-        return self.slot.name if self.slot is not None else f"syscall_{self.nr:#x}"
+        if self.slot is not None:
+            return self.slot.name
+        # strace gets the number as the kernel's int nr, sign-extended: -1 is 0xffffffffffffffff
+        wide = self.nr - (1 << 32) if self.nr & 0x80000000 else self.nr
+        return f"syscall_{wide & 0xFFFFFFFFFFFFFFFF:#x}"
 
     @property
     def spec(self) -> SyscallSpec | None:

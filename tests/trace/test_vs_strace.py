@@ -1,0 +1,105 @@
+"""`sysgate trace` against the host's strace: every guest program, and strace's options.
+
+Each test runs the same program natively under `strace -o FILE OPTIONS` and under
+`sysgate trace -o FILE OPTIONS`; the normalised traces (see harness.py) must be equal
+line for line, and the program must behave the same (status and output).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.guest.test_guest import CASES, Case
+from tests.trace.conftest import Compare
+from tests.trace.harness import Normaliser
+
+PROC_SYSCALL = Normaliser(extra=[(r'^read\(3, "[^"]*"\.\.\., 511\) += \d+', 'read(3, "/proc/self/syscall") = N')])
+"""/proc/self/syscall holds the caller's stack and instruction pointers: another kernel's."""
+NORMALISERS = {"proc_syscall": PROC_SYSCALL}
+
+
+MUSL_CASES = [c for c in CASES if c.program not in ("malloc_big", "readdir", "exit_code")]
+"""musl makes other calls than glibc (writev, open, ...); the slowest and the repeated cases run with glibc only."""
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_guest_program_trace(case: Case, compare: Compare) -> None:
+    compare(case.program, (), case.args, case.stdin, "glibc-static", NORMALISERS.get(case.program))
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("case", MUSL_CASES, ids=lambda c: c.id)
+def test_guest_program_trace_musl(case: Case, compare: Compare) -> None:
+    compare(case.program, (), case.args, case.stdin, "musl-static", NORMALISERS.get(case.program))
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("name", ["hello", "files", "mmap", "null_write"])
+def test_static_pie_trace(name: str, compare: Compare) -> None:
+    compare(name, variant="glibc-static-pie")
+
+
+OPTION_SETS = [
+    ("-y",), ("-yy",), ("-e", "decode-fds=path"),
+    ("-e", "decode-fds=all"),
+    ("-x",), ("-xx",), ("--strings-in-hex=non-ascii",), ("-s", "5"), ("-s", "0"),
+    ("-v",), ("-e", "verbose=none"), ("-e", "verbose=!readv,pipe2"), ("-X", "raw"), ("-X", "verbose"),
+    ("-e", "abbrev=none"), ("-e", "abbrev=!write"), ("-f",), ("-f", "-n", "-tt"),
+    ("-a", "20"), ("--columns=0",), ("-n",), ("-i",), ("-n", "-i", "-y"),
+    ("-e", "raw=write,read,openat"), ("-e", "raw=all"), ("-e", "raw=pipe2,execve"),
+    ("-z",), ("-Z",), ("-z", "-Z"), ("-e", "status=failed,unfinished"), ("-e", "status=!successful"),
+    ("-e", "trace=!write"), ("-e", "trace=/^(read|write)"), ("-e", "trace=?nosuchcall,close"),
+    ("-e", "trace=1,3"), ("-e", "trace=none"), ("-e", "trace=read", "-e", "trace=write"), ("-e", "!!write"),
+    ("-e", "trace=close@64"), ("--trace=openat,dup",),
+    ("-e", "read=3"), ("-e", "write=4"), ("-e", "write=1", "-e", "read=all"),
+    ("-q",), ("-qq",), ("-qqq",), ("-e", "quiet=exit"),
+    ("-T",), ("-t",), ("-tt",), ("-ttt",), ("-r",), ("-tt", "-r"),
+    ("--syscall-times=ns",), ("--absolute-timestamps=format:unix,precision:ms",), ("--relative-timestamps=ms",),
+    ("-e", "inject=close:error=EIO:when=2"), ("-e", "trace=close", "-e", "inject=close:retval=7"),
+]
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("opts", OPTION_SETS, ids=" ".join)
+def test_option(opts: tuple[str, ...], compare: Compare) -> None:
+    compare("tracee", opts)
+
+
+CLASSES = ["%desc", "%file", "%process", "%memory", "%creds", "%signal", "%network", "%clock", "%stat", "%fstat",
+           "%%stat", "%pure", "file", "all", "%file,%desc", "!%desc"]
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("cls", CLASSES)
+def test_trace_class(cls: str, compare: Compare) -> None:
+    compare("files", ("-e", f"trace={cls}"))
+
+
+STAT_TIMES = Normaliser(extra=[(r"st_ino=\d+", "st_ino=N"), (r"(st_[amc]time)=\d+ /\* [^*]* \*/", r"\1=T"),
+                               (r"(st_[amc]time_nsec)=\d+", r"\1=N")])
+"""A new file's inode and times are the moment's."""
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("opts", [("-v",), ("-v", "-e", "abbrev=!newfstatat"), ("-e", "verbose=!newfstatat")],
+                         ids=" ".join)
+def test_verbose_structures(opts: tuple[str, ...], compare: Compare) -> None:
+    compare("files", opts, norm=STAT_TIMES)
+
+
+SIGNAL_OPTIONS = [(), ("-X", "raw"), ("-X", "verbose"), ("-e", "signal=none"), ("-e", "signal=!SIGSEGV"),
+                  ("-e", "signal=segv"), ("-e", "signal=11"),
+                  ("-qq",), ("-qqq",), ("-n",), ("-i",), ("-e", "trace=none"), ("-z",), ("-Z",)]
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("opts", SIGNAL_OPTIONS, ids=lambda o: " ".join(o) or "default")
+def test_signal_lines(opts: tuple[str, ...], compare: Compare) -> None:
+    compare("null_write", opts)
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("opts", [(), ("-e", "signal=!SIGABRT"), ("-n", "-i")], ids=lambda o: " ".join(o) or "default")
+def test_abort_lines(opts: tuple[str, ...], compare: Compare) -> None:
+    compare("abort", opts)
