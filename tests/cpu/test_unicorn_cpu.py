@@ -94,8 +94,8 @@ def test_negative_result_is_twos_complement(machine: tuple[UnicornCpu, Mm]) -> N
 @pytest.mark.parametrize(
     "code, addr, access, mapped",
     [
-        (movabs_rax(0x900000) + LOAD_RAX + HLT, 0x900000, 1, False),  # nothing mapped
-        (movabs_rax(RO) + STORE_RBX_AT_RAX + HLT, RO, 2, True),  # write to read-only
+        (movabs_rax(0x900123) + LOAD_RAX + HLT, 0x900123, 1, False),  # nothing mapped: the exact byte
+        (movabs_rax(RO + 0x10) + STORE_RBX_AT_RAX + HLT, RO + 0x10, 2, True),  # write to read-only
         (movabs_rax(DATA) + JMP_RAX, DATA, 4, True),  # execute non-executable data
         (movabs_rax(DATA + 0xFFC) + LOAD_RAX + HLT, DATA + 0x1000, 1, False),  # crosses into a hole
     ],
@@ -220,3 +220,30 @@ def test_consecutive_exceptions_are_each_reported(machine: tuple[UnicornCpu, Mm]
     kinds = [cpu.run(CODE).kind for _ in range(2)]
     assert vectors == [0, 0, 0]
     assert kinds == [StopKind.PAGE_FAULT, StopKind.PAGE_FAULT]
+
+
+def test_calibration_finds_the_fields_unicorn_does_not_expose(machine: tuple[UnicornCpu, Mm]) -> None:
+    """old_exception (double faults) and invalid_addr (si_addr): without them sysgate
+    would still run, but wrongly; a new Unicorn release that moves them must fail here."""
+    cpu, _ = machine
+    old_exception, invalid_addr = cpu._offsets()
+    assert old_exception >= 0
+    assert invalid_addr >= 0
+
+
+def test_calibrating_at_the_first_run_keeps_the_guest_registers(machine: tuple[UnicornCpu, Mm]) -> None:
+    cpu, mm = machine
+    saved = UnicornCpu._calibrated
+    UnicornCpu._calibrated = None  # as in a new process: the probes run before this guest
+    try:
+        cpu.set_regs({"rbx": 0x1122334455667788, "rcx": 7})
+        load(mm, movabs_rax(0x900008) + LOAD_RAX + HLT)
+        stop = cpu.run(CODE)
+    finally:
+        UnicornCpu._calibrated = saved if UnicornCpu._calibrated is None else UnicornCpu._calibrated
+    assert stop.kind is StopKind.PAGE_FAULT
+    assert stop.pc == CODE + 10  # the faulting instruction
+    assert mm.last_fault is not None and mm.last_fault.addr == 0x900008
+    assert cpu.get_reg("rbx") == 0x1122334455667788
+    assert cpu.get_reg("rcx") == 7
+    assert cpu.get_reg("rip") == CODE + 10

@@ -164,6 +164,8 @@ class UnicornCpu:
 
     def run(self, pc: int) -> Stop:
         """Run from `pc` until stop(), a fault, or an exception."""
+        if UnicornCpu._calibrated is None:
+            self._offsets()  # before the guest runs: the probes overwrite invalid_addr
         self._stop_requested = False
         self._vector = -1
         self.mm.last_fault = None
@@ -183,7 +185,11 @@ class UnicornCpu:
         if rc in (UC_ERR_EXCEPTION, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
                   UC_ERR_FETCH_UNMAPPED, UC_ERR_READ_PROT, UC_ERR_WRITE_PROT, UC_ERR_FETCH_PROT):
             self._forget_exception()
-            if self.mm.last_fault is not None:
+            fault = self.mm.last_fault
+            if fault is not None:
+                exact = self._fault_address()
+                if exact is not None and exact >> 12 == fault.addr >> 12:
+                    fault.addr = exact  # si_addr: the byte accessed, not its page
                 return Stop(StopKind.PAGE_FAULT, rip)
             return Stop(StopKind.EXCEPTION, rip, vector=13)  # an exception Unicorn did not name: #GP
         if rc == UC_ERR_INSN_INVALID:
@@ -198,9 +204,9 @@ class UnicornCpu:
         A real CPU finishes delivering an exception through the IDT, and QEMU then
         resets old_exception to -1. Unicorn hands the exception to us instead, so the
         field keeps its value and the *next* exception is taken for a double fault
-        (vector 8). Its offset in the saved context is found once by calibrate().
+        (vector 8). Its offset in the saved context is found once by _calibrate().
         """
-        offset = self._old_exception_offset()
+        offset = self._offsets()[0]
         if offset < 0:
             return
         ctx, size = self._ctx
@@ -209,47 +215,85 @@ class UnicornCpu:
         ffi.buffer(ctx, size)[offset : offset + 4] = b"\xff\xff\xff\xff"
         check(lib.uc_context_restore(self.uc, ctx))
 
-    _exc_offset: int | None = None
+    def _fault_address(self) -> int | None:
+        """The exact address of the access that failed (uc_struct.invalid_addr, which no
+        API returns): the TLB-fill hook is only told its page. None if not calibrated."""
+        offset = self._offsets()[1]
+        if offset < 0:
+            return None
+        return int(ffi.cast("uint64_t *", ffi.cast("char *", self.uc) + offset)[0])
 
-    def _old_exception_offset(self) -> int:
-        if UnicornCpu._exc_offset is None:
-            UnicornCpu._exc_offset = self._calibrate()
-        return UnicornCpu._exc_offset
+    _calibrated: tuple[int, int] | None = None
 
-    def _calibrate(self) -> int:
-        """Find old_exception: the one int32 of the context that goes from -1 to 0 when a
-        divide error is taken (5536 in Unicorn 2.1.4's 5608-byte context). -1 if not found,
-        and then nothing is reset (a test guards this)."""
+    def _offsets(self) -> tuple[int, int]:
+        if UnicornCpu._calibrated is None:
+            UnicornCpu._calibrated = self._calibrate()
+        return UnicornCpu._calibrated
+
+    # Probes: two loads from unmapped addresses (mov rax, [disp32]), then a divide error.
+    _PROBE_ADDRS = (0x12345, 0x13AB8)
+    _SCAN_LIMIT = 8192  # invalid_addr lies ~2 KiB into Unicorn 2.1's uc_struct
+
+    def _calibrate(self) -> tuple[int, int]:
+        """Find, once per process, two fields Unicorn keeps but does not expose:
+
+        - old_exception: the one int32 of the saved context that goes from -1 to 0 when a
+          divide error is taken (5536 in Unicorn 2.1.4's 5608-byte context);
+        - invalid_addr: the uint64 of uc_struct that holds the address of a failed access,
+          found as the one offset holding each probe's address after its fault (scanned
+          from the start of the struct, and never past the first match).
+
+        -1 for a field not found; then that fix is left out (tests guard both). The guest's
+        registers are restored afterwards.
+        """
         import struct
 
         from sysgate.mm.vma import Vma
 
         ctx, size = self._ctx
         saved = self.mm
+        snapshots: list[bytes] = []
         probe = Mm(self.phys)
         probe.insert_vma(Vma(0x10000, 0x11000, 7))
         self.switch_mm(probe)
+        invalid_addr = -1
         try:
             check(lib.uc_context_save(self.uc, ctx))
-            snapshots = [bytes(ffi.buffer(ctx, size))]
-            # A divide error is "contributory": QEMU records its vector (0) in old_exception.
-            for code in (b"\x31\xc9\x31\xd2\xf7\xf1",):
-                probe.write(0x10000, code)
+            snapshots.append(bytes(ffi.buffer(ctx, size)))
+            base = ffi.cast("char *", self.uc)
+            candidates: set[int] | None = None
+            for target in self._PROBE_ADDRS:
+                probe.write(0x10000, b"\x48\x8b\x04\x25" + target.to_bytes(4, "little"))
                 self.flush_all_code()
                 lib.uc_emu_start(self.uc, 0x10000, 0, 0, 0)
-                check(lib.uc_context_save(self.uc, ctx))
-                snapshots.append(bytes(ffi.buffer(ctx, size)))
+                found = set()
+                words = ffi.cast("uint64_t *", base)
+                for i in range(self._SCAN_LIMIT // 8):
+                    if words[i] == target and (candidates is None or i * 8 in candidates):
+                        found.add(i * 8)
+                candidates = found
+            if candidates is not None and len(candidates) == 1:
+                invalid_addr = candidates.pop()
+            # A divide error is "contributory": QEMU records its vector (0) in old_exception.
+            probe.write(0x10000, b"\x31\xc9\x31\xd2\xf7\xf1")
+            self.flush_all_code()
+            lib.uc_emu_start(self.uc, 0x10000, 0, 0, 0)
+            check(lib.uc_context_save(self.uc, ctx))
+            snapshots.append(bytes(ffi.buffer(ctx, size)))
         finally:
             probe.destroy()
             self.switch_mm(saved)
             self.flush_all_code()
             self._vector = -1
+            if snapshots:  # the guest's registers, as they were before the probes ran
+                ffi.buffer(ctx, size)[:] = snapshots[0]
+                check(lib.uc_context_restore(self.uc, ctx))
         before, after_de = snapshots
-        candidates = [
+        old_exception = [
             off for off in range(0, size - 3, 4)
             if struct.unpack_from("<i", before, off)[0] == -1 and struct.unpack_from("<i", after_de, off)[0] == 0
         ]
-        return candidates[0] if len(candidates) == 1 else -1
+        return (old_exception[0] if len(old_exception) == 1 else -1), invalid_addr
 
     def stop(self) -> None:
         self._stop_requested = True
