@@ -103,3 +103,15 @@ def test_signal_lines(opts: tuple[str, ...], compare: Compare) -> None:
 @pytest.mark.parametrize("opts", [(), ("-e", "signal=!SIGABRT"), ("-n", "-i")], ids=lambda o: " ".join(o) or "default")
 def test_abort_lines(opts: tuple[str, ...], compare: Compare) -> None:
     compare("abort", opts)
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("how", ["unmapped", "readonly", "straddle", "noncanonical", "kernel", "int3", "bus"])
+def test_fault_signal_lines(how: str, compare: Compare) -> None:
+    """The `--- SIG... {...} ---` line of each kind of fault, si_addr to the byte."""
+    compare("faults", ("-e", "trace=none"), (how,))
+
+
+@pytest.mark.guest
+def test_ignored_signals_are_shown_and_discarded(compare: Compare) -> None:
+    compare("ignored")

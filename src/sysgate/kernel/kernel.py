@@ -297,10 +297,10 @@ class Kernel:
             os.umask(host_umask)
             self.shutdown()
             raise exec_error(name, exc.errno) from None
+        cpu.set_regs({"rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
         if self.tracer is not None:  # strace's first line: its child's execve, seen at its return
             self.tracer.execve(t, name, argv, envp, 0, time.perf_counter_ns() - start_ns,
                                time.thread_time_ns() - cpu_ns, ip=exe.entry, sp=exe.sp)
-        cpu.set_regs({"rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
         try:
             self._loop(exe.entry)
             assert self.exit_status is not None
@@ -341,6 +341,9 @@ class Kernel:
             assert fault is not None
             if fault.bus:
                 force_sig_fault(t, sig.SIGBUS, sig.BUS_ADRERR, fault.addr)
+            elif (1 << 47) <= fault.addr < 0xFFFF800000000000:
+                # A non-canonical address is a #GP, not a page fault: no address is told.
+                force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)
             else:
                 code = sig.SEGV_ACCERR if fault.mapped else sig.SEGV_MAPERR
                 force_sig_fault(t, sig.SIGSEGV, code, fault.addr)
@@ -350,8 +353,10 @@ class Kernel:
             force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)  # hlt in user mode is a #GP
         elif stop.vector == X86_TRAP_DE:
             force_sig_fault(t, sig.SIGFPE, sig.FPE_INTDIV, stop.pc)
-        elif stop.vector in (X86_TRAP_BP, X86_TRAP_DB):
-            force_sig_fault(t, sig.SIGTRAP, sig.TRAP_BRKPT if stop.vector == X86_TRAP_BP else 0, stop.pc)
+        elif stop.vector == X86_TRAP_BP:
+            force_sig_fault(t, sig.SIGTRAP, sig.SI_KERNEL, 0)  # do_int3_user: do_trap, no address
+        elif stop.vector == X86_TRAP_DB:
+            force_sig_fault(t, sig.SIGTRAP, sig.TRAP_BRKPT, stop.pc)  # icebp: send_sigtrap, get_si_code(0)
         elif stop.vector in (X86_TRAP_MF, X86_TRAP_XF):
             force_sig_fault(t, sig.SIGFPE, 0, stop.pc)
         else:

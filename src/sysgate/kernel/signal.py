@@ -25,6 +25,7 @@ from sysgate.uapi.signal import (
     SIG_KERNEL_IGNORE_MASK,
     SIG_KERNEL_ONLY_MASK,
     SIG_KERNEL_STOP_MASK,
+    SIGKILL,
     sigmask,
     signame,
 )
@@ -88,8 +89,13 @@ def sig_stop(sig: int) -> bool:
 
 
 def sig_ignored(t: Task, sig: int) -> bool:
-    """Whether sending `sig` to `t` would be dropped at once (sig_ignored in signal.c)."""
+    """Whether sending `sig` to `t` would be dropped at once (sig_ignored in signal.c).
+
+    Never while the tracer watches (as a ptraced task: the tracer sees even ignored
+    signals, strace's `--- SIGCHLD ...` lines); get_signal then discards them."""
     if sigmask(sig) & t.blocked:
+        return False
+    if t.kernel.tracer is not None and sig != SIGKILL:
         return False
     handler = t.sighand.action[sig].handler
     return handler == SIG_IGN or (handler == SIG_DFL and sig_ignored_by_default(sig))

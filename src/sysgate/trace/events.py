@@ -78,6 +78,10 @@ class Events:
                          "duration_ns": duration_ns}, task)
             return
         tr.whole_line(task, head + " " * max(1, opts.column - len(head)) + "= " + result)
+        if opts.stack and not error and ip is not None:  # -k: where the new program starts
+            from sysgate.trace.unwind import stack_at
+
+            self._stack(task, stack_at(task, ip, queued=True))
 
     def _argv(self, items: list[bytes], abbrev: bool) -> str:
         """printargv: the strings, cut at -s entries unless -v."""
@@ -126,6 +130,17 @@ class Events:
             ip = cpu.get_reg("rip") if cpu is not None else None
         leader = self.tr.leader_of(task, self.tr.last_nr.get(task.tid), ip)
         self.tr.whole_line(task, leader + f"--- {signame(si.signo)} {text} ---")
+        if opts.stack:  # -k: where the signal found the task (in a call, or the faulting instruction)
+            from sysgate.trace.unwind import capture_stack, stack_at
+
+            self._stack(task, capture_stack(task) if call is not None else
+                        stack_at(task, ip) if ip is not None else [])
+
+    def _stack(self, task: Task, lines: list[str]) -> None:
+        if lines:
+            f = self.tr.output.stream(task.tid).f
+            f.write("".join(f"{line}\n" for line in lines))
+            f.flush()
 
     def exited(self, task: Task, st: ExitStatus) -> None:
         """+++ exited with 0 +++ (not with -qq), +++ killed by SIGSEGV +++ (not with -e signal=!SIGSEGV)."""
@@ -147,6 +162,7 @@ class Events:
             return
         leader = self.tr.leader_of(task, self.tr.last_nr.get(task.tid), None)
         self.tr.whole_line(task, leader + line)
+        self._stack(task, self.tr.exit_stacks.pop(task.tid, []))
 
     def json_call(self, call: SyscallCall, pending: Pending, result: int, failed: bool) -> None:
         text = [p for p in pending.parts if p is not None]

@@ -105,6 +105,7 @@ class Tracer:
         self.pending: dict[int, Pending] = {}
         self.in_syscall: dict[int, SyscallCall] = {}  # between entry and return to user mode (for -i)
         self.last_nr: dict[int, int] = {}  # each task's last system call (-n on other lines)
+        self.exit_stacks: dict[int, list[str]] = {}  # -k: exit's stack, printed after "+++ exited"
         self.leader_of = Leader(kernel, opts)
         self.events = Events(self)
         self.json = opts.json
@@ -257,7 +258,10 @@ class Tracer:
             dumpio(self, call, result, failed, out)
         stack = call.state.get("stack")
         if isinstance(stack, list):
-            out.write("".join(f"{line}\n" for line in stack))
+            if noreturn:
+                self.exit_stacks[call.task.tid] = stack  # strace prints it after "+++ exited"
+            else:
+                out.write("".join(f"{line}\n" for line in stack))
 
     def after_exit_work(self, call: SyscallCall) -> None:
         """The call is back in user mode: signal lines no longer report its address (-i)."""
