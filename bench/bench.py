@@ -57,6 +57,26 @@ def runners(exe: Path) -> dict[str, list[str]]:
     return out
 
 
+def traced_getpid(exe: Path, tmp: Path, n: int, repeat: int) -> dict[str, str]:
+    """getpid with tracing: `sysgate trace -c`, and a full trace written to a file, beside
+    the host's strace doing the same to the native program (when it is installed)."""
+    out = str(tmp / "trace.txt")
+    trace = [sys.executable, "-m", "sysgate", "trace"]
+    cols = {"sysgate": trace + ["-c", "-o", out, str(exe)]}
+    strace = shutil.which("strace")
+    if strace:
+        cols["native"] = [strace, "-c", "-o", out, str(exe)]
+    text = {k: f"-c: {per_call(v, ['getpid'], n, repeat) * 1e6:.2f}" for k, v in cols.items()}
+    full = {"sysgate": trace + ["-o", out, str(exe)]}
+    if strace:
+        full["native"] = [strace, "-o", out, str(exe)]
+    for k, v in full.items():
+        text[k] += f", to a file: {per_call(v, ['getpid'], n, repeat) * 1e6:.2f}"
+    if strace:
+        text["native"] = "strace " + text["native"]
+    return text
+
+
 def bare_unicorn_compute(exe: Path, n: int, tlb_virtual: bool) -> float:
     """Run the compiled work(n) on a bare Unicorn with no hooks: the engine's own speed."""
     import unicorn as uc
@@ -106,6 +126,7 @@ def main() -> int:
         rows.append(("startup of a static hello (s)", {k: f"{v:.3f}" for k, v in startup.items()}))
         getpid = {k: per_call(v, ["getpid"], n_calls, repeat) for k, v in run.items()}
         rows.append(("getpid round trip (µs)", {k: f"{v * 1e6:.2f}" for k, v in getpid.items()}))
+        rows.append(("getpid round trip, traced (µs)", traced_getpid(exe, Path(tmp), n_calls // 4, repeat)))
         write1 = {k: per_call(v, ["write1"], n_writes, repeat) for k, v in run.items()}
         rows.append(("write() of 1 byte (µs)", _with_ratio(write1, 1e6)))
         fio = {k: timed(v + ["fileio", str(Path(tmp) / f"f-{k}")], repeat) - startup[k] for k, v in run.items()}
