@@ -24,7 +24,7 @@ from sysgate.argtypes import IN, OUT, UserPtr
 from sysgate.errors import GuestFault, KernelError
 from sysgate.trace import quote
 from sysgate.trace.options import TraceOptions
-from sysgate.trace.xlat import Xlat, printxval
+from sysgate.trace.xlat import Xlat, printflags, printxval
 from sysgate.uapi.errno import MAX_ERRNO
 from sysgate.uapi.fcntl import AT_FDCWD
 from sysgate.uapi.stat import S_IFBLK, S_IFCHR, S_IFMT
@@ -93,6 +93,26 @@ def printer(*names: str) -> Callable[[P], P]:
         return fn
 
     return register
+
+
+def flags_printer(name: str, table: Xlat, dflt: str) -> None:
+    """Register `name` as a 32-bit flags argument printed by printflags from `table`,
+    with `dflt` as the comment for leftover bits (strace's printflags(..., "X_???"))."""
+
+    def p_flags(ctx: Ctx, v: int, p: Param) -> str:
+        return printflags(ctx.opts.xlat_style, table, v & 0xFFFFFFFF, dflt)
+
+    PRINTERS[name] = p_flags
+
+
+def xval_printer(name: str, table: Xlat, dflt: str) -> None:
+    """Register `name` as a 32-bit value printed by printxval from `table` (one symbol or a
+    number with the `dflt` comment)."""
+
+    def p_xval(ctx: Ctx, v: int, p: Param) -> str:
+        return printxval(ctx.opts.xlat_style, table, v & 0xFFFFFFFF, dflt)
+
+    PRINTERS[name] = p_xval
 
 
 def prints_on_exit(p: Param) -> bool:

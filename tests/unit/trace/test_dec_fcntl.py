@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import struct
 
-import pytest
-
 from sysgate.uapi import fcntl as o
-from tests.conftest import USER_BUF, put_str, sys
-from tests.unit.trace.conftest import traced
+from tests.conftest import USER_BUF, sys
+from tests.unit.trace.conftest import line, traced
 
 BUF = USER_BUF
 LOCK = USER_BUF + 0x100
@@ -20,19 +18,6 @@ F_OWNER_TID, F_OWNER_PID = 0, 1
 SIGUSR1 = 10
 
 
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
-
-
-@pytest.fixture
-def f3(task, tmp_path) -> int:
-    """A file "data" in the cwd, open read-write as descriptor 3."""
-    (tmp_path / "data").write_bytes(b"")
-    put_str(task, "data", BUF)
-    fd = sys(task, "openat", o.AT_FDCWD, BUF, o.O_RDWR, 0)
-    assert fd == 3
-    return fd
 
 
 def flock(task, l_type: int, whence: int, start: int, length: int, pid: int = 0) -> int:

@@ -10,8 +10,8 @@ import struct
 import pytest
 
 from sysgate.uapi import fcntl as o
-from tests.conftest import EDGE, RO_PAGE, UNMAPPED, USER_BUF, put_str, sys
-from tests.unit.trace.conftest import traced
+from tests.conftest import EDGE, RO_PAGE, UNMAPPED, USER_BUF, sys
+from tests.unit.trace.conftest import line, traced
 
 BUF = USER_BUF
 VEC = USER_BUF + 0x800
@@ -20,19 +20,6 @@ PIPE = USER_BUF + 0x3000
 RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND = 0x1, 0x2, 0x4, 0x8, 0x10
 
 
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
-
-
-@pytest.fixture
-def f3(task, tmp_path) -> int:
-    """A file "data" in the cwd, open read-write as descriptor 3."""
-    (tmp_path / "data").write_bytes(b"")
-    put_str(task, "data", BUF)
-    fd = sys(task, "openat", o.AT_FDCWD, BUF, o.O_RDWR, 0)
-    assert fd == 3
-    return fd
 
 
 def put(task, data: bytes, addr: int = DATA) -> int:

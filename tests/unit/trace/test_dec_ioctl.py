@@ -14,10 +14,9 @@ import pytest
 
 from sysgate.kernel.task import Task
 from sysgate.trace.decoders.ioctl import ioc_code, ioctlent, request_name
-from sysgate.uapi import fcntl as o
 from sysgate.uapi import ioctls as i
-from tests.conftest import USER_BUF, make_task, put_str, sys
-from tests.unit.trace.conftest import traced
+from tests.conftest import USER_BUF, make_task, put_str
+from tests.unit.trace.conftest import line, traced
 
 BUF = USER_BUF
 ARG = USER_BUF + 0x100
@@ -29,22 +28,9 @@ STD_CC = ("c_cc=[[VINTR]=0x3, [VQUIT]=0x1c, [VERASE]=0x7f, [VKILL]=0x15, [VEOF]=
           "[VWERASE]=0x17, [VLNEXT]=0x16, [VEOL2]=0, [17]=0, [18]=0]")
 
 
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
-
 
 ENOTTY = "-1 ENOTTY (Inappropriate ioctl for device)"
 
-
-@pytest.fixture
-def f3(task, tmp_path) -> int:
-    """A regular file, open as descriptor 3: every terminal request gives ENOTTY."""
-    (tmp_path / "data").write_bytes(b"")
-    put_str(task, "data", BUF)
-    fd = sys(task, "openat", o.AT_FDCWD, BUF, o.O_RDWR, 0)
-    assert fd == 3
-    return fd
 
 
 @pytest.fixture

@@ -16,16 +16,13 @@ from sysgate.trace.printers import PRINTERS, Ctx
 from sysgate.uapi import futex as fx
 from sysgate.uapi import random as lrandom
 from tests.conftest import EDGE, UNMAPPED, USER_BUF
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 BUF = USER_BUF + 0x100
 OUT = USER_BUF + 0x800
 TS = USER_BUF + 0x900
 WORD = USER_BUF + 0xA00
 
-
-def line(call: str, result: str) -> str:
-    return f"{call:<39} = {result}\n"
 
 
 def hexstr(data: bytes) -> str:

@@ -15,15 +15,12 @@ from sysgate.trace.options import parse
 from sysgate.trace.printers import Ctx, xval
 from sysgate.uapi import mman as m
 from tests.conftest import EDGE, USER_BUF, put_str, sys
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 FIXED = 0x20000000
 RW = m.PROT_READ | m.PROT_WRITE
 ANON = m.MAP_PRIVATE | m.MAP_ANONYMOUS
 
-
-def line(call: str, result: str) -> str:
-    return f"{call:<39} = {result}\n"
 
 
 def mapped(t: Task, addr: int = FIXED, size: int = 8192) -> int:

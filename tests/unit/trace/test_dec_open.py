@@ -14,15 +14,11 @@ from sysgate.trace.options import TraceOptions
 from sysgate.trace.printers import PRINTERS, Ctx, umode
 from sysgate.uapi import fcntl as o
 from tests.conftest import UNMAPPED, USER_BUF, put_str
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 NAME = USER_BUF
 HOW = USER_BUF + 0x800
 
-
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
 
 
 def put_how(task, flags: int, mode: int = 0, resolve: int = 0, tail: bytes = b"") -> int:

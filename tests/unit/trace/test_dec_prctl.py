@@ -14,13 +14,10 @@ from sysgate.trace.printers import Ctx
 from sysgate.uapi import prctl as pr
 from sysgate.uapi import signal as ls
 from tests.conftest import USER_BUF, put_str
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 NAME = USER_BUF + 0x100
 WORD = USER_BUF + 0x200
-
-def line(call: str, result: str) -> str:
-    return f"{call:<39} = {result}\n"
 
 
 def ctx_of(t: Task, name: str, *args: int, ret: int = 0, exiting: bool = True, options: tuple[str, ...] = ()) -> Ctx:

@@ -16,15 +16,11 @@ from sysgate.uapi import fcntl as o
 from sysgate.uapi import magic
 from sysgate.uapi import statfs as st
 from tests.conftest import EDGE, USER_BUF, put_str, sys
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 NAME = USER_BUF
 BUF = USER_BUF + 0x1000
 
-
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
 
 
 def dirent64(ino: int, off: int, dtype: int, name: bytes, reclen: int | None = None) -> bytes:

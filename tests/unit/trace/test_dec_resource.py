@@ -10,16 +10,13 @@ import pytest
 from sysgate.trace.decoders.resource import sprint_rlim64
 from sysgate.uapi import resource as lr
 from tests.conftest import USER_BUF
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 NEW = USER_BUF + 0x100
 OLD = USER_BUF + 0x200
 RU = USER_BUF + 0x400
 INF = lr.RLIM64_INFINITY
 
-
-def line(call: str, result: str) -> str:
-    return f"{call:<39} = {result}\n"
 
 
 def put_rlimit(task, cur: int, top: int, addr: int = NEW) -> int:

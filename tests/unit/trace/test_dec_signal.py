@@ -11,7 +11,7 @@ from sysgate.kernel.task import Task
 from sysgate.trace.decoders.signal import sprintsigmask
 from sysgate.uapi import signal as ls
 from tests.conftest import EDGE, USER_BUF
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 ACT = USER_BUF + 0x100
 OLD = USER_BUF + 0x200
@@ -22,9 +22,6 @@ OSTACK = USER_BUF + 0x600
 HANDLER, RESTORER = 0x401615, 0x408BD0
 FULL = (1 << 64) - 1
 
-
-def line(call: str, result: str) -> str:
-    return f"{call:<39} = {result}\n"
 
 
 def bits(*sigs: int) -> int:

@@ -11,17 +11,13 @@ import pytest
 
 from sysgate.uapi import fcntl as o
 from tests.conftest import USER_BUF, put_str, sys
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 BUF = USER_BUF
 OFF = USER_BUF + 0x100
 OFF2 = USER_BUF + 0x108
 PAIR = USER_BUF + 0x200
 
-
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
 
 
 @pytest.fixture

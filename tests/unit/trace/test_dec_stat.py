@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,26 +17,13 @@ from sysgate.trace.printers import Ctx
 from sysgate.uapi import fcntl as o
 from sysgate.uapi import stat as s
 from tests.conftest import USER_BUF, put_str
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 NAME = USER_BUF
 BUF = USER_BUF + 0x1000
 T = 1672628645  # 2023-01-02T03:04:05+0000
 
 
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
-
-
-@pytest.fixture
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Dates in the comments are local time: make it UTC, as on the host strace ran on."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def ctx_of(task, verbose: bool = False, style: str = "abbrev") -> Ctx:

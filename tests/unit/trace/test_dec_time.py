@@ -15,7 +15,7 @@ from sysgate.trace.options import parse
 from sysgate.trace.printers import PRINTERS, Ctx
 from sysgate.uapi import time as lt
 from tests.conftest import UNMAPPED, USER_BUF
-from tests.unit.trace.conftest import traced
+from tests.unit.trace.conftest import line, traced
 
 TS = USER_BUF + 0x100
 OUT = USER_BUF + 0x200
@@ -30,10 +30,6 @@ def timespec_at(task, addr: int) -> str:
     sec, nsec = struct.unpack("<qq", task.mm.read(addr, 16))
     return f"{{tv_sec={sec}, tv_nsec={nsec}}}"
 
-
-def line(call: str, result: str) -> str:
-    """A whole trace line: the result at column 40 (-a), as strace pads it."""
-    return f"{call:<39} = {result}\n"
 
 
 def iso(sec: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sysgate.arch.x86_64.structs import FLOCK
 from sysgate.syscall import Param
 from sysgate.trace.decoders.open import OPEN_MODE_FLAGS, open_modes, sprint_open_modes
-from sysgate.trace.printers import Ctx, addr, fetch, printer, r_fd, ret_printer, s32, s64
+from sysgate.trace.printers import Ctx, addr, fetch, flags_printer, printer, r_fd, ret_printer, s32, s64, xval_printer
 from sysgate.trace.xlat import Xlat, comment, printflags, printxval
 from sysgate.uapi import fcntl as o
 from sysgate.uapi.signal import signame
@@ -89,9 +89,7 @@ def print_f_owner_ex(ctx: Ctx, ptr: int, ignore_syserror: bool) -> str:
     return f"{{type={printxval(ctx.opts.xlat_style, OWNER_TYPES, kind, 'F_OWNER_???')}, pid={pid}}}"
 
 
-@printer("fcntl_cmd")
-def p_fcntl_cmd(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, FCNTL_CMDS, v & 0xFFFFFFFF, "F_???")
+xval_printer("fcntl_cmd", FCNTL_CMDS, "F_???")
 
 
 @printer("fcntl_arg")
@@ -160,7 +158,5 @@ def r_fcntl(ctx: Ctx, v: int) -> str:
     return str(v)
 
 
-@printer("open_mode_flags")
-def p_open_mode_flags(ctx: Ctx, v: int, p: Param) -> str:
-    """dup3's and pipe2's flags: printflags(open_mode_flags), with no access mode."""
-    return printflags(ctx.opts.xlat_style, OPEN_MODE_FLAGS, v & 0xFFFFFFFF, "O_???")
+# dup3's and pipe2's flags: printflags(open_mode_flags), with no access mode.
+flags_printer("open_mode_flags", OPEN_MODE_FLAGS, "O_???")

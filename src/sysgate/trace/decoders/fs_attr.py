@@ -14,8 +14,8 @@ import struct
 from sysgate.syscall import Param
 from sysgate.trace.decoders.readdir import printpathn
 from sysgate.trace.decoders.stat import print_dev, symbolic_mode, time_comment
-from sysgate.trace.printers import Ctx, addr, printer
-from sysgate.trace.xlat import Xlat, comment, printflags
+from sysgate.trace.printers import Ctx, addr, flags_printer, printer
+from sysgate.trace.xlat import Xlat, comment
 from sysgate.uapi import fcntl as o
 from sysgate.uapi import stat as s
 
@@ -40,14 +40,10 @@ def p_uid(ctx: Ctx, v: int, p: Param) -> str:
     return "-1" if v == 0xFFFFFFFF else str(v)
 
 
-@printer("falloc_flags")
-def p_falloc_flags(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, FALLOC_FLAGS, v & 0xFFFFFFFF, "FALLOC_FL_???")
+flags_printer("falloc_flags", FALLOC_FLAGS, "FALLOC_FL_???")
 
 
-@printer("rename_flags")
-def p_rename_flags(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, RENAME_FLAGS, v & 0xFFFFFFFF, "RENAME_??")
+flags_printer("rename_flags", RENAME_FLAGS, "RENAME_??")
 
 
 def _timespec_utime(style: str, sec: int, nsec: int) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sysgate.syscall import Param
 from sysgate.trace.decoders.time import print_timespec
-from sysgate.trace.printers import U32, Ctx, addr, printer, xval
+from sysgate.trace.printers import U32, Ctx, addr, printer, xval, xval_printer
 from sysgate.trace.xlat import Xlat, comment, printxval
 from sysgate.uapi import futex as fx
 
@@ -62,9 +62,7 @@ def _cmd(ctx: Ctx) -> int:
     return ctx.arg("op") & 127
 
 
-@printer("futex_op")
-def p_futex_op(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, FUTEXOPS, v & U32, "FUTEX_???")
+xval_printer("futex_op", FUTEXOPS, "FUTEX_???")
 
 
 @printer("futex_val")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from sysgate.argtypes import IN, UserPtr
 from sysgate.syscall import Param
 from sysgate.trace import quote
-from sysgate.trace.printers import U64, Ctx, addr, print_array, printer, s64
-from sysgate.trace.xlat import Xlat, printflags, printxval
+from sysgate.trace.printers import U64, Ctx, addr, flags_printer, print_array, printer, s64
+from sysgate.trace.xlat import Xlat, printxval
 from sysgate.uapi import fcntl as f
 
 WHENCE = Xlat.names(f, "SEEK_SET SEEK_CUR SEEK_END SEEK_DATA SEEK_HOLE")
@@ -65,9 +65,7 @@ def p_whence(ctx: Ctx, v: int, p: Param) -> str:
     return printxval(ctx.opts.xlat_style, WHENCE, v, "SEEK_???")
 
 
-@printer("rwf")
-def p_rwf(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, RWF, v & 0xFFFFFFFF, "RWF_???")
+flags_printer("rwf", RWF, "RWF_???")
 
 
 @printer("lld")

@@ -11,7 +11,7 @@ declared `ret="hex"`.
 from __future__ import annotations
 
 from sysgate.syscall import Param
-from sysgate.trace.printers import PRINTERS, Ctx, print_array, printer, xval
+from sysgate.trace.printers import PRINTERS, Ctx, flags_printer, print_array, printer, xval, xval_printer
 from sysgate.trace.xlat import Xlat, printflags, printxval
 from sysgate.uapi import mman as m
 
@@ -96,14 +96,10 @@ def p_mremap_new_addr(ctx: Ctx, v: int, p: Param) -> str | None:
     return "NULL" if v == 0 else f"{v:#x}"
 
 
-@printer("msync_flags")
-def p_msync_flags(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, MCTL_SYNC, v & 0xFFFFFFFF, "MS_???")
+flags_printer("msync_flags", MCTL_SYNC, "MS_???")
 
 
-@printer("madvise_advice")
-def p_madvise_advice(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, MADVISE_CMDS, v & 0xFFFFFFFF, "MADV_???")
+xval_printer("madvise_advice", MADVISE_CMDS, "MADV_???")
 
 
 @printer("mincore_vec")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 
 from sysgate.syscall import Param
-from sysgate.trace.printers import Ctx, addr, printer, umode
+from sysgate.trace.printers import Ctx, addr, flags_printer, printer, umode
 from sysgate.trace.xlat import Xlat, comment, printflags
 from sysgate.uapi import fcntl as o
 
@@ -100,6 +100,4 @@ def _nonzero_bytes(ctx: Ctx, base: int, start: int, total: int) -> str | None:
     return f'/* bytes {start}..{total - 1} */ "{text}"' + ("..." if len(data) > limit else "")
 
 
-@printer("close_range_flags")
-def p_close_range_flags(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, CLOSE_RANGE_FLAGS, v & 0xFFFFFFFF, "CLOSE_RANGE_???")
+flags_printer("close_range_flags", CLOSE_RANGE_FLAGS, "CLOSE_RANGE_???")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sysgate.syscall import Param
-from sysgate.trace.printers import Ctx, addr, printer, ret_printer, xval
+from sysgate.trace.printers import Ctx, addr, printer, ret_printer, xval, xval_printer
 from sysgate.trace.quote import read_cstring, string_quote
 from sysgate.trace.siginfo import printsignal
 from sysgate.trace.xlat import Xlat, comment, printflags, printxval
@@ -284,9 +284,7 @@ def _sched_core(ctx: Ctx, style: str, a2: int, a3: int, a4: int, a5: int) -> lis
     return [printxval(style, PR_SCHED_CORE_CMDS, a2 & 0xFFFFFFFF, "PR_SCHED_CORE_???"), str(pid), pidtype, cookie]
 
 
-@printer("prctl_option")
-def p_prctl_option(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, PRCTL_OPTIONS, v & 0xFFFFFFFF, "PR_???")
+xval_printer("prctl_option", PRCTL_OPTIONS, "PR_???")
 
 
 @printer("prctl_arg")
@@ -362,9 +360,7 @@ X86_XFEATURES = Xlat.of([
 """The masks in strace's order, the combined ones (FPSSE, AVX512, XTILE) before their parts."""
 
 
-@printer("arch_prctl_option")
-def p_arch_prctl_option(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, ARCHVALS, v & 0xFFFFFFFF, "ARCH_???")
+xval_printer("arch_prctl_option", ARCHVALS, "ARCH_???")
 
 
 @printer("arch_prctl_arg")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sysgate.syscall import Param
 from sysgate.trace import quote
-from sysgate.trace.printers import U32, Ctx, addr, printer
-from sysgate.trace.xlat import Xlat, printflags
+from sysgate.trace.printers import Ctx, addr, flags_printer, printer
+from sysgate.trace.xlat import Xlat
 from sysgate.uapi import random as lrandom
 
 GETRANDOM_FLAGS = Xlat.names(lrandom, "GRND_NONBLOCK GRND_RANDOM GRND_INSECURE")
@@ -23,6 +23,4 @@ def p_random_buf(ctx: Ctx, v: int, p: Param) -> str:
     return quote.printstr(ctx.read, v, ctx.ret, ctx.opts.string_limit, quote.HEXSTR_ALL)
 
 
-@printer("getrandom_flags")
-def p_getrandom_flags(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, GETRANDOM_FLAGS, v & U32, "GRND_???")
+flags_printer("getrandom_flags", GETRANDOM_FLAGS, "GRND_???")

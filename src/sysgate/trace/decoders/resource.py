@@ -14,8 +14,8 @@ import struct
 
 from sysgate.syscall import Param
 from sysgate.trace.decoders.time import fmt_timeval
-from sysgate.trace.printers import U32, U64, Ctx, printer, umove
-from sysgate.trace.xlat import Xlat, comment, printxval
+from sysgate.trace.printers import U32, U64, Ctx, printer, umove, xval_printer
+from sysgate.trace.xlat import Xlat, comment
 from sysgate.uapi import resource as lr
 
 RESOURCES = Xlat.names(lr, "RLIMIT_CPU RLIMIT_FSIZE RLIMIT_DATA RLIMIT_STACK RLIMIT_CORE RLIMIT_RSS RLIMIT_NPROC "
@@ -46,9 +46,7 @@ def sprint_rlim64(style: str, lim: int) -> str:
     return f"{lim}{comment(name)}" if style == "verbose" else name
 
 
-@printer("rlimit_resource")
-def p_resource(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, RESOURCES, v & U32, "RLIMIT_???")
+xval_printer("rlimit_resource", RESOURCES, "RLIMIT_???")
 
 
 @printer("struct rlimit64")
@@ -62,9 +60,7 @@ def p_rlimit64(ctx: Ctx, v: int, p: Param) -> str:
     return f"{{rlim_cur={sprint_rlim64(style, cur)}, rlim_max={sprint_rlim64(style, top)}}}"
 
 
-@printer("rusage_who")
-def p_rusage_who(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, USAGEWHO, v & U32, "RUSAGE_???")
+xval_printer("rusage_who", USAGEWHO, "RUSAGE_???")
 
 
 @printer("struct rusage")
@@ -80,6 +76,4 @@ def p_rusage(ctx: Ctx, v: int, p: Param) -> str:
     return out + ", ".join(f"{n}={x & U64}" for n, x in zip(RUSAGE_COUNTERS, f[4:], strict=True)) + "}"
 
 
-@printer("prio_which")
-def p_prio_which(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, PRIORITIES, v & U32, "PRIO_???")
+xval_printer("prio_which", PRIORITIES, "PRIO_???")

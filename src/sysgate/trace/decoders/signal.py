@@ -15,7 +15,7 @@ import struct
 
 from sysgate.arch.x86_64.structs import SIGSET_SIZE, STACK_T
 from sysgate.syscall import Param
-from sysgate.trace.printers import Ctx, addr, printer
+from sysgate.trace.printers import Ctx, addr, printer, xval_printer
 from sysgate.trace.siginfo import printsignal
 from sysgate.trace.xlat import Xlat, comment, printflags, printxval
 from sysgate.uapi import signal as ls
@@ -90,9 +90,7 @@ def p_sigset(ctx: Ctx, v: int, p: Param) -> str:
     return print_sigset_addr_len(ctx, v, ctx.arg("sigsetsize"))
 
 
-@printer("sigprocmask_how")
-def p_sigprocmask_how(ctx: Ctx, v: int, p: Param) -> str:
-    return printxval(ctx.opts.xlat_style, SIGPROCMASK_CMDS, v & 0xFFFFFFFF, "SIG_???")
+xval_printer("sigprocmask_how", SIGPROCMASK_CMDS, "SIG_???")
 
 
 def print_sa_handler(style: str, handler: int) -> str:

@@ -14,8 +14,8 @@ import struct
 
 from sysgate.syscall import Param
 from sysgate.trace.decoders.time import sprinttime
-from sysgate.trace.printers import Ctx, addr, printer, umode
-from sysgate.trace.xlat import Xlat, comment, printflags
+from sysgate.trace.printers import Ctx, addr, flags_printer, printer, umode
+from sysgate.trace.xlat import Xlat, comment
 from sysgate.uapi import fcntl as o
 from sysgate.uapi import stat as s
 
@@ -115,16 +115,10 @@ def p_stat(ctx: Ctx, v: int, p: Param) -> str:
     return addr(v) if raw is None else print_struct_stat(ctx, raw)
 
 
-@printer("at_flags")
-def p_at_flags(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, AT_FLAGS, v & 0xFFFFFFFF, "AT_???")
+flags_printer("at_flags", AT_FLAGS, "AT_???")
 
 
-@printer("access_mode")
-def p_access_mode(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, ACCESS_MODES, v & 0xFFFFFFFF, "?_OK")
+flags_printer("access_mode", ACCESS_MODES, "?_OK")
 
 
-@printer("faccessat_flags")
-def p_faccessat_flags(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, FACCESSAT_FLAGS, v & 0xFFFFFFFF, "AT_???")
+flags_printer("faccessat_flags", FACCESSAT_FLAGS, "AT_???")

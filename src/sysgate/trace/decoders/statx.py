@@ -12,7 +12,7 @@ import struct
 
 from sysgate.syscall import Param
 from sysgate.trace.decoders.stat import AT_FLAGS, hexval, symbolic_mode, time_comment
-from sysgate.trace.printers import Ctx, addr, printer
+from sysgate.trace.printers import Ctx, addr, flags_printer, printer
 from sysgate.trace.xlat import Xlat, printflags
 from sysgate.uapi import fcntl as o
 from sysgate.uapi import stat as s
@@ -54,9 +54,7 @@ def p_statx_flags(ctx: Ctx, v: int, p: Param) -> str:
     return text
 
 
-@printer("statx_mask")
-def p_statx_mask(ctx: Ctx, v: int, p: Param) -> str:
-    return printflags(ctx.opts.xlat_style, STATX_MASKS, v & 0xFFFFFFFF, "STATX_???")
+flags_printer("statx_mask", STATX_MASKS, "STATX_???")
 
 
 def _id(v: int) -> str:

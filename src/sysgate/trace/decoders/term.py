@@ -103,41 +103,33 @@ def _line(style: str, line: int) -> str:
     return "c_line=" + printxval(style, LINE_DISCS, line, "N_???")
 
 
-def print_termios(ctx: Ctx, ptr: int, filled: bool) -> str:
-    """decode_termios; `filled`: the kernel wrote it (printed only if the call succeeded)."""
-    data = fetch(ctx, ptr, TERMIOS.size, ignore_syserror=not filled)
+def _print_termios(ctx: Ctx, ptr: int, filled: bool, layout: struct.Struct) -> str:
+    """decode_termios for the three layouts; `filled`: the kernel wrote it (printed only if
+    the call succeeded). termios2 adds the two speeds after c_cc."""
+    data = fetch(ctx, ptr, layout.size, ignore_syserror=not filled)
     if data is None:
         return addr(ptr)
-    iflag, oflag, cflag, lflag, line, cc = TERMIOS.unpack(data)
+    iflag, oflag, cflag, lflag, line, cc, *speeds = layout.unpack(data)
     style = ctx.opts.xlat_style
     text = "{" + _flags(style, iflag, oflag, cflag, lflag) + ", "
     if not ctx.opts.verbose:
         return text + "...}"
-    return text + f"{_line(style, line)}, {_cc(cc)}}}"
+    text += f"{_line(style, line)}, {_cc(cc)}"
+    if speeds:
+        text += f", c_ispeed={speeds[0]}, c_ospeed={speeds[1]}"
+    return text + "}"
+
+
+def print_termios(ctx: Ctx, ptr: int, filled: bool) -> str:
+    return _print_termios(ctx, ptr, filled, TERMIOS)
 
 
 def print_termios2(ctx: Ctx, ptr: int, filled: bool) -> str:
-    data = fetch(ctx, ptr, TERMIOS2.size, ignore_syserror=not filled)
-    if data is None:
-        return addr(ptr)
-    iflag, oflag, cflag, lflag, line, cc, ispeed, ospeed = TERMIOS2.unpack(data)
-    style = ctx.opts.xlat_style
-    text = "{" + _flags(style, iflag, oflag, cflag, lflag) + ", "
-    if not ctx.opts.verbose:
-        return text + "...}"
-    return text + f"{_line(style, line)}, {_cc(cc)}, c_ispeed={ispeed}, c_ospeed={ospeed}}}"
+    return _print_termios(ctx, ptr, filled, TERMIOS2)
 
 
 def print_termio(ctx: Ctx, ptr: int, filled: bool) -> str:
-    data = fetch(ctx, ptr, TERMIO.size, ignore_syserror=not filled)
-    if data is None:
-        return addr(ptr)
-    iflag, oflag, cflag, lflag, line, cc = TERMIO.unpack(data)
-    style = ctx.opts.xlat_style
-    text = "{" + _flags(style, iflag, oflag, cflag, lflag) + ", "
-    if not ctx.opts.verbose:
-        return text + "...}"
-    return text + f"{_line(style, line)}, {_cc(cc)}}}"
+    return _print_termios(ctx, ptr, filled, TERMIO)
 
 
 def print_winsize(ctx: Ctx, ptr: int, filled: bool) -> str:

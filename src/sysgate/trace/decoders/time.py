@@ -16,8 +16,8 @@ import struct
 import time
 
 from sysgate.syscall import Param
-from sysgate.trace.printers import U32, U64, Ctx, addr, printer, ret_printer, umove
-from sysgate.trace.xlat import Xlat, comment, printflags, printxval
+from sysgate.trace.printers import U64, Ctx, addr, flags_printer, printer, ret_printer, umove, xval_printer
+from sysgate.trace.xlat import Xlat, comment
 from sysgate.uapi import time as lt
 from sysgate.uapi.errno import Errno
 
@@ -95,16 +95,12 @@ def print_clock_t(style: str, value: int) -> str:
 # -- clock ids and flags ------------------------------------------------------------------
 
 
-@printer("clockid")
-def p_clockid(ctx: Ctx, v: int, p: Param) -> str:
-    """printclockname: a clock by name; CPU and fd clocks as numbers (see the module doc)."""
-    return printxval(ctx.opts.xlat_style, CLOCKNAMES, v & U32, "CLOCK_???")
+# printclockname: a clock by name; CPU and fd clocks as numbers (see the module doc).
+xval_printer("clockid", CLOCKNAMES, "CLOCK_???")
 
 
-@printer("clock_flags")
-def p_clock_flags(ctx: Ctx, v: int, p: Param) -> str:
-    """clock_nanosleep's flags: TIMER_ABSTIME."""
-    return printflags(ctx.opts.xlat_style, CLOCKFLAGS, v & U32, "TIMER_???")
+# clock_nanosleep's flags: TIMER_ABSTIME.
+flags_printer("clock_flags", CLOCKFLAGS, "TIMER_???")
 
 
 # -- structures -----------------------------------------------------------------------------
