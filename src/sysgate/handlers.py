@@ -10,6 +10,7 @@ from sysgate.fs import (  # noqa: F401
     sys_attr,
     sys_cwd,
     sys_fcntl,
+    sys_locks,
     sys_namei,
     sys_open,
     sys_pipe,
@@ -19,11 +20,14 @@ from sysgate.fs import (  # noqa: F401
     sys_stat,
     sys_statfs,
     sys_sync,
+    sys_xattr,
 )
 from sysgate.kernel import (  # noqa: F401
+    exec_domain,
     sys_exit,
     sys_futex,
     sys_identity,
+    sys_membarrier,
     sys_prctl,
     sys_random,
     sys_rlimit,
@@ -33,4 +37,4 @@ from sysgate.kernel import (  # noqa: F401
     sys_time,
     sys_utsname,
 )
-from sysgate.mm import sys_mmap  # noqa: F401
+from sysgate.mm import sys_fadvise, sys_memfd, sys_mmap  # noqa: F401

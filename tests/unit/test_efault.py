@@ -439,6 +439,64 @@ def _getcpu(t: Task, d: Path) -> Prepared:
     return [OUT, OUT + 4, OUT + 8], [0, 1]
 
 
+# -- extended attributes, memfds -------------------------------------------------------------
+
+
+def _with_xattr(d: Path) -> None:
+    os.setxattr(d / "f", "user.a", b"value")
+
+
+@valid_args("getxattr", "lgetxattr")
+def _getxattr(t: Task, d: Path) -> Prepared:
+    _with_xattr(d)
+    return [put(t, S0, "f"), put(t, S1, "user.a"), OUT, 64], [0, 1, 2]
+
+
+@valid_args("fgetxattr")
+def _fgetxattr(t: Task, d: Path) -> Prepared:
+    _with_xattr(d)
+    return [fd_of(t, "f"), put(t, S1, "user.a"), OUT, 64], [1, 2]
+
+
+@valid_args("listxattr", "llistxattr")
+def _listxattr(t: Task, d: Path) -> Prepared:
+    _with_xattr(d)
+    return [put(t, S0, "f"), OUT, 256], [0, 1]
+
+
+@valid_args("flistxattr")
+def _flistxattr(t: Task, d: Path) -> Prepared:
+    _with_xattr(d)
+    return [fd_of(t, "f"), OUT, 256], [1]
+
+
+@valid_args("setxattr", "lsetxattr")
+def _setxattr(t: Task, d: Path) -> Prepared:
+    return [put(t, S0, "f"), put(t, S1, "user.a"), put(t, IN, b"value"), 5, 0], [0, 1, 2]
+
+
+@valid_args("fsetxattr")
+def _fsetxattr(t: Task, d: Path) -> Prepared:
+    return [fd_of(t, "f"), put(t, S1, "user.a"), put(t, IN, b"value"), 5, 0], [1, 2]
+
+
+@valid_args("removexattr", "lremovexattr")
+def _removexattr(t: Task, d: Path) -> Prepared:
+    _with_xattr(d)
+    return [put(t, S0, "f"), put(t, S1, "user.a")], [0, 1]
+
+
+@valid_args("fremovexattr")
+def _fremovexattr(t: Task, d: Path) -> Prepared:
+    _with_xattr(d)
+    return [fd_of(t, "f"), put(t, S1, "user.a")], [1]
+
+
+@valid_args("memfd_create")
+def _memfd_create(t: Task, d: Path) -> Prepared:
+    return [put(t, S0, "name"), 0], [0]
+
+
 # -- memory ---------------------------------------------------------------------------------
 
 

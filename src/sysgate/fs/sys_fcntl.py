@@ -20,6 +20,7 @@ from sysgate.fs.file import FMODE_PATH, File
 from sysgate.fs.sys_read_write import fdget
 from sysgate.host import kernel_error
 from sysgate.kernel.signal import valid_signal
+from sysgate.mm.memfd import memfd_fcntl
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, get_user_s32, put_user_s32, put_user_s64
 from sysgate.syscall import Support, syscall
 from sysgate.uapi import fcntl as o
@@ -97,7 +98,7 @@ def _lock(t: Task, file: File, cmd: int, arg: int) -> int:
 
 @syscall(support=Support.PARTIAL,
          note="record locks are the host's, so guest processes never conflict with each other; "
-         "leases, notify and seals give EINVAL", ret="fcntl")
+         "leases and notify give EINVAL", ret="fcntl")
 def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> int:
     """manipulate file descriptor"""
     file = t.files.get(fd)
@@ -134,6 +135,8 @@ def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> int:
         return int(file.created)
     if cmd in _OWNER_CMDS:
         return _owner(t, file, cmd, argi, arg)
+    if cmd in (o.F_ADD_SEALS, o.F_GET_SEALS):
+        return memfd_fcntl(t.mm, file, cmd, arg)
     if cmd in (o.F_GETPIPE_SZ, o.F_SETPIPE_SZ):
         fd_host = file.host_fd
         if fd_host is None or file.stat().mode & ls.S_IFMT != ls.S_IFIFO:

@@ -120,8 +120,9 @@ class PhysMem:
         for chunk in sorted(set(self.chunks.values()), key=lambda c: c.index):
             listener(chunk)
 
-    def map_file(self, fd: int, offset: int, length: int, writable: bool) -> int:
-        """Map `length` bytes of host file `fd` at `offset` shared; return its first pfn.
+    def map_file(self, fd: int, offset: int, length: int, writable: bool, private: bool = False) -> int:
+        """Map `length` bytes of host file `fd` at `offset` shared (or, `private`, copy-on-write);
+        return its first pfn.
 
         The range may run past the end of the file, as on Linux; the page-fault path
         never lets the guest touch a page past the end (SIGBUS instead), since the host
@@ -129,7 +130,7 @@ class PhysMem:
         """
         prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
         assert _libc_mmap is not None
-        addr = _libc_mmap(None, length, prot, mmap.MAP_SHARED, fd, offset)
+        addr = _libc_mmap(None, length, prot, mmap.MAP_PRIVATE if private else mmap.MAP_SHARED, fd, offset)
         if addr in (None, _MAP_FAILED):
             raise OSError(ctypes.get_errno(), "mmap of a shared file mapping failed")
         mem = _HostMapping(addr, length)

@@ -120,3 +120,20 @@ R_OK: Final = 4
 
 AT_STATX_SYNC_AS_STAT: Final = 0x0000
 """statx: do what stat() does (the default of AT_STATX_SYNC_TYPE)."""
+
+LOCK_SH: Final = 1
+LOCK_EX: Final = 2
+LOCK_NB: Final = 4
+LOCK_UN: Final = 8
+LOCK_MAND: Final = 32
+"""flock: mandatory locks, removed from Linux; a request with it is ignored (returns 0)."""
+LOCK_READ: Final = 64
+LOCK_WRITE: Final = 128
+LOCK_RW: Final = 192
+
+F_SEAL_SEAL: Final = 0x0001
+F_SEAL_SHRINK: Final = 0x0002
+F_SEAL_GROW: Final = 0x0004
+F_SEAL_WRITE: Final = 0x0008
+F_SEAL_FUTURE_WRITE: Final = 0x0010
+F_SEAL_EXEC: Final = 0x0020
