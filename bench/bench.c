@@ -3,6 +3,8 @@
  *   write1 N       N one-byte writes to /dev/null
  *   fileio PATH    write 8 MiB to PATH in 4 KiB chunks, then read it back the same way
  *   compute N      a memory-heavy integer loop with no system calls (see work())
+ *   vclock N       N clock_gettime(CLOCK_MONOTONIC) through the C library (the vDSO)
+ *   sysclock N     N clock_gettime(CLOCK_MONOTONIC) as raw system calls
  *   none           nothing: the cost of starting and exiting
  */
 #define _GNU_SOURCE
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned char table[1 << 20];
@@ -42,6 +45,15 @@ int main(int argc, char **argv) {
         while (read(fd, buf, sizeof buf) > 0) {}
         close(fd);
         unlink(argv[2]);
+    } else if (!strcmp(argv[1], "vclock") || !strcmp(argv[1], "sysclock")) {
+        struct timespec ts;
+        int vdso = argv[1][0] == 'v';
+        for (long i = 0; i < n; i++) {
+            if (vdso)
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+            else
+                syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+        }
     } else if (!strcmp(argv[1], "compute")) {
         printf("%lu\n", work(n));
     }

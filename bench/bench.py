@@ -127,6 +127,9 @@ def main() -> int:
         getpid = {k: per_call(v, ["getpid"], n_calls, repeat) for k, v in run.items()}
         rows.append(("getpid round trip (µs)", {k: f"{v * 1e6:.2f}" for k, v in getpid.items()}))
         rows.append(("getpid round trip, traced (µs)", traced_getpid(exe, Path(tmp), n_calls // 4, repeat)))
+        for mode, what in (("vclock", "through the vDSO"), ("sysclock", "as a system call")):
+            clock = {k: per_call(v, [mode], n_calls, repeat) for k, v in run.items()}
+            rows.append((f"clock_gettime(CLOCK_MONOTONIC) {what} (µs)", _with_ratio(clock, 1e6, "{:.3f}")))
         write1 = {k: per_call(v, ["write1"], n_writes, repeat) for k, v in run.items()}
         rows.append(("write() of 1 byte (µs)", _with_ratio(write1, 1e6)))
         fio = {k: timed(v + ["fileio", str(Path(tmp) / f"f-{k}")], repeat) - startup[k] for k, v in run.items()}

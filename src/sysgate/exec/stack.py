@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from sysgate.errors import KernelError
 from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import PAGE_MASK, PAGE_SIZE
-from sysgate.mm.vma import VM_GROWSDOWN, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, Vma
+from sysgate.mm.vma import VM_ACCOUNT, VM_GROWSDOWN, VM_MAYEXEC, VM_MAYREAD, VM_MAYWRITE, Vma
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.mman import PROT_EXEC, PROT_READ, PROT_WRITE
 
 MAX_ARG_STRLEN = 32 * PAGE_SIZE
 MAX_ARG_STRINGS = 0x7FFFFFFF
 STK_LIM = 8 << 20
+VM_STACK_FLAGS = VM_GROWSDOWN | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT
+"""The stack VMA's flags (VM_STACK | VM_STACK_DEFAULT_FLAGS | VM_ACCOUNT)."""
 STACK_EXPAND = 128 << 10
 """setup_arg_pages: room given below the strings, "randomly 32*4k (or 2*64k) pages"."""
 
@@ -67,7 +69,7 @@ def setup_stack(mm: Mm, stack_top: int, filename: bytes, argv: list[bytes], envp
     if stack_top - (p & PAGE_MASK) + STACK_EXPAND > mm.stack_limit:
         vm_start = stack_top - (mm.stack_limit & PAGE_MASK)
     prot = PROT_READ | PROT_WRITE | (PROT_EXEC if exec_stack else 0)
-    mm.insert_vma(Vma(vm_start, stack_top, prot, VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_GROWSDOWN,
+    mm.insert_vma(Vma(vm_start, stack_top, prot, VM_STACK_FLAGS,
                       name="[stack]"))
     mm.write(p, blob + bytes(8))
     arg_start = p
@@ -77,14 +79,15 @@ def setup_stack(mm: Mm, stack_top: int, filename: bytes, argv: list[bytes], envp
 
 
 def create_elf_tables(mm: Mm, strings: ArgStrings, platform: bytes, random16: bytes,
-                      auxv: list[tuple[int, int]]) -> int:
+                      auxv: list[tuple[int, int]], p: int | None = None) -> int:
     """Write argc, argv, envp and the auxiliary vector; return the initial stack pointer.
 
-    `auxv` lists the entries in the kernel's order without AT_RANDOM, AT_PLATFORM and
-    AT_NULL's values filled in: entries whose value is None are given the addresses
-    placed here (AT_RANDOM, AT_PLATFORM).
+    `auxv` lists the entries in the kernel's order; the values of AT_RANDOM and
+    AT_PLATFORM are replaced by the addresses placed here. `p` is where the tables
+    start below the strings (arch_align_stack of strings.p: 16-byte aligned, and up to
+    8 KiB lower when randomising); by default strings.p aligned.
     """
-    p = strings.p & ~0xF  # arch_align_stack without randomisation
+    p = strings.p & ~0xF if p is None else p
     p -= len(platform) + 1
     u_platform = p
     mm.write(u_platform, platform + b"\0")

@@ -15,9 +15,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Protocol
 
-from sysgate.errors import GuestFault
+from sysgate.errors import GuestFault, KernelError
 from sysgate.mm.physmem import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, PhysMem
 from sysgate.mm.vma import Vma, uc_perms
+from sysgate.uapi.errno import Errno
 
 TASK_SIZE_MAX = (1 << 47) - PAGE_SIZE
 """The top of user space with 4-level paging (arch/x86/include/asm/page_64_types.h)."""
@@ -72,6 +73,10 @@ class Mm:
         self.start_stack = 0
         self.arg_start = self.arg_end = self.env_start = self.env_end = 0
         self.last_fault: GuestFault | None = None
+        self.hiwater_vm = 0  # the peak size and resident set, in pages (VmPeak, VmHWM)
+        self.hiwater_rss = 0
+        self.vdso = 0  # mm->context.vdso: where the vDSO is mapped (0: none)
+        self.vsyscall = False  # MM_CONTEXT_HAS_VSYSCALL: the gate area [vsyscall] exists
 
     # -- VMA list ---------------------------------------------------------------
 
@@ -127,7 +132,15 @@ class Mm:
             self.vmas.pop(i).release()
 
     def split_range(self, start: int, end: int) -> list[Vma]:
-        """Split VMAs so that [start, end) is covered by whole VMAs; return those."""
+        """Split VMAs so that [start, end) is covered by whole VMAs; return those.
+
+        A special mapping ([vdso], [vvar]) refuses to be split: EINVAL, before anything
+        changed (special_mapping_split).
+        """
+        for cut in (start, end):
+            i = bisect_right(self._starts, cut) - 1
+            if i >= 0 and self.vmas[i].start < cut < self.vmas[i].end and self.vmas[i].special is not None:
+                raise KernelError(Errno.EINVAL)
         for cut in (start, end):
             i = bisect_right(self._starts, cut) - 1
             if i >= 0 and self.vmas[i].start < cut < self.vmas[i].end:
@@ -149,6 +162,8 @@ class Mm:
     def remove_range(self, start: int, end: int) -> None:
         """Unmap [start, end): drop the VMAs, their PTEs and anonymous frames."""
         doomed = self.split_range(start, end)
+        if doomed:  # update_hiwater_vm: the peak is kept when the size is about to drop
+            self.hiwater_vm = max(self.hiwater_vm, sum(v.end - v.start for v in self.vmas) >> PAGE_SHIFT)
         for vma in doomed:
             self.vmas.remove(vma)
         self._reindex()
@@ -168,6 +183,7 @@ class Mm:
             vpns = [v for v in pt if first <= v < last]
         if not vpns:
             return
+        self.hiwater_rss = max(self.hiwater_rss, len(pt))  # update_hiwater_rss, before the drop
         phys = self.phys
         freed = []
         code = False
@@ -234,7 +250,16 @@ class Mm:
         return pte
 
     def _populate(self, vma: Vma, page: int) -> int:
-        """A frame for a page not yet present: zero, file data, or the file's own page."""
+        """A frame for a page not yet present: zero, file data, the file's own page, or
+        the page a special mapping provides."""
+        if vma.special is not None:
+            try:
+                pfn = vma.special.fault(self.phys, vma.file_offset(page))
+            except MemoryError:
+                raise GuestFault(page, WRITE, mapped=True, bus=True) from None
+            if pfn is None:
+                raise GuestFault(page, READ, mapped=True, bus=True)  # VM_FAULT_SIGBUS
+            return pfn
         if vma.file is None:
             return self._alloc_frame(page)
         offset = vma.file_offset(page)

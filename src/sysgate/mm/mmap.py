@@ -13,9 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sysgate.errors import GuestFault, KernelError
+from sysgate.mm.memfd import memfd_check_seals_mmap
 from sysgate.mm.mm import STACK_GUARD_GAP, Mm
 from sysgate.mm.physmem import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, page_align
 from sysgate.mm.vma import (
+    BRK_FLAGS,
+    VM_ACCOUNT,
     VM_DONTEXPAND,
     VM_GROWSDOWN,
     VM_LOCKED,
@@ -23,6 +26,8 @@ from sysgate.mm.vma import (
     VM_MAYREAD,
     VM_MAYSHARE,
     VM_MAYWRITE,
+    VM_NORESERVE,
+    VM_PFNMAP,
     VM_SHARED,
     MappedFile,
     Vma,
@@ -37,6 +42,7 @@ from sysgate.uapi.mman import (
     MAP_GROWSDOWN,
     MAP_HUGETLB,
     MAP_LOCKED,
+    MAP_NORESERVE,
     MAP_POPULATE,
     MAP_PRIVATE,
     MAP_SHARED,
@@ -177,6 +183,8 @@ def do_mmap(
         vm_flags |= VM_GROWSDOWN
     if flags & MAP_LOCKED:
         vm_flags |= VM_LOCKED
+    if flags & MAP_NORESERVE:
+        vm_flags |= VM_NORESERVE  # honoured: vm.overcommit_memory is not OVERCOMMIT_NEVER
     addr = get_unmapped_area(mm, addr, length, flags)
     if flags & MAP_FIXED_NOREPLACE and mm.vmas_in(addr, addr + length):
         raise err(Errno.EEXIST)
@@ -202,6 +210,7 @@ def do_mmap(
         mapped = file.source()  # ENODEV (no ->mmap) comes before the VM_GROWSDOWN check
         if vm_flags & VM_GROWSDOWN:
             raise err(Errno.EINVAL)
+        vm_flags = memfd_check_seals_mmap(mapped.fd, vm_flags, bool(prot & PROT_WRITE))  # a sealed memfd
     else:
         kind = flags & MAP_TYPE
         if kind == MAP_SHARED:
@@ -213,6 +222,10 @@ def do_mmap(
                 raise err(Errno.EINVAL)  # a locked, huge or stack area cannot be droppable
         elif kind != MAP_PRIVATE:
             raise err(Errno.EINVAL)
+    if prot & PROT_WRITE and not vm_flags & (VM_NORESERVE | VM_SHARED):
+        # accountable_mapping: private writable memory is charged. The flag stays when
+        # write is taken away, and VMAs differing in it never merge (as in /proc/PID/maps).
+        vm_flags |= VM_ACCOUNT
     # mmap_region: a fixed mapping replaces whatever was there.
     mm.remove_range(addr, addr + length)
     vma = Vma(addr, addr + length, prot, vm_flags)
@@ -302,6 +315,8 @@ def _apply_prot(mm: Mm, start: int, end: int, prot: int) -> None:
     if end <= start:
         return
     for vma in mm.split_range(start, end):
+        if prot & PROT_WRITE and not (vma.prot & PROT_WRITE or vma.flags & (VM_ACCOUNT | VM_SHARED | VM_NORESERVE)):
+            vma.flags |= VM_ACCOUNT  # mprotect_fixup charges memory that becomes writable
         vma.prot = prot
     mm.merge_range(start, end)
     mm.protect_ptes(start, end, prot)
@@ -346,15 +361,17 @@ def do_mremap(mm: Mm, addr: int, old_len: int, new_len: int, flags: int, new_add
     return _move_vma(mm, vma, addr, old_len, new_len, target, flags)
 
 
-def _vma_to_resize(mm: Mm, addr: int, old_len: int, new_len: int) -> Vma:
+def _vma_to_resize(mm: Mm, addr: int, old_len: int, new_len: int, flags: int = 0) -> Vma:
     vma = mm.vma_at(addr)
     if vma is None:
         raise err(Errno.EFAULT)
     if not old_len and not vma.flags & (VM_SHARED | VM_MAYSHARE):
         raise err(Errno.EINVAL)
+    if flags & MREMAP_DONTUNMAP and vma.flags & (VM_DONTEXPAND | VM_PFNMAP):
+        raise err(Errno.EINVAL)  # a special mapping cannot be left behind
     if old_len > vma.end - addr:
         raise err(Errno.EFAULT)
-    if new_len != old_len and vma.flags & VM_DONTEXPAND:
+    if new_len != old_len and vma.flags & (VM_DONTEXPAND | VM_PFNMAP):
         raise err(Errno.EFAULT)
     return vma
 
@@ -373,7 +390,7 @@ def _mremap_to(mm: Mm, addr: int, old_len: int, new_addr: int, new_len: int, fla
     if old_len > new_len:
         do_munmap(mm, addr + new_len, old_len - new_len)
         old_len = new_len
-    vma = _vma_to_resize(mm, addr, old_len, new_len)
+    vma = _vma_to_resize(mm, addr, old_len, new_len, flags)
     map_flags = (MAP_FIXED if flags & MREMAP_FIXED else 0) | (
         MAP_SHARED if vma.flags & VM_MAYSHARE else 0
     )
@@ -390,7 +407,8 @@ def _move_vma(mm: Mm, vma: Vma, addr: int, old_len: int, new_len: int, new_addr:
     # The new VMA continues the first piece's backing from addr.
     first = pieces[0]
     moved = Vma(new_addr, new_addr + new_len, first.prot, first.flags, first.file,
-                first.file_offset(addr) if first.file else 0, first.name).hold()
+                first.file_offset(addr) if first.file or first.special else 0, first.name,
+                first.special).hold()
     pt = mm.pt
     delta = (new_addr - addr) >> PAGE_SHIFT
     for vpn in [v for v in range(addr >> PAGE_SHIFT, old_end >> PAGE_SHIFT) if v in pt]:
@@ -402,6 +420,8 @@ def _move_vma(mm: Mm, vma: Vma, addr: int, old_len: int, new_len: int, new_addr:
             piece.release()
         mm._reindex()
     mm.insert_vma(moved)
+    if moved.special is not None:
+        moved.special.mremap(mm, moved)  # special_mapping_mremap: the vDSO's new home
     return new_addr
 
 
@@ -439,6 +459,6 @@ def do_brk(mm: Mm, brk: int, data_limit: int) -> int:
         heap.end = newbrk
         mm.merge_range(heap.start, newbrk)
     else:
-        mm.insert_vma(Vma(oldbrk, newbrk, PROT_READ | PROT_WRITE, name="[heap]"))
+        mm.insert_vma(Vma(oldbrk, newbrk, PROT_READ | PROT_WRITE, BRK_FLAGS, name="[heap]"))
     mm.brk = brk
     return brk

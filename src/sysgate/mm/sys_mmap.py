@@ -19,10 +19,11 @@ from sysgate.mm.mm import READ, WRITE
 from sysgate.mm.mmap import FileMapping, do_brk, do_mmap, do_mprotect, do_mremap, do_munmap
 from sysgate.mm.physmem import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, page_align
 from sysgate.mm.uaccess import access_ok, copy_to_user
-from sysgate.mm.vma import VM_LOCKED, VM_SHARED
+from sysgate.mm.vma import VM_LOCKED, VM_PFNMAP, VM_SHARED
 from sysgate.syscall import Support, syscall
 from sysgate.uapi import mman as m
 from sysgate.uapi.errno import Errno
+from sysgate.uapi.personality import READ_IMPLIES_EXEC
 from sysgate.uapi.resource import RLIM_INFINITY, RLIMIT_DATA
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ def sys_mmap(t: Task, addr: UAddr, len: SizeT, prot: Prot, flags: MapFlags, fd: 
     """map files or devices into memory"""
     if off & ~PAGE_MASK:
         raise KernelError(Errno.EINVAL)
+    if prot & m.PROT_READ and t.personality & READ_IMPLIES_EXEC:
+        prot |= m.PROT_EXEC  # do_mmap: "Does the application expect PROT_READ to imply PROT_EXEC?"
     file = None
     if not flags & m.MAP_ANONYMOUS:
         f = t.files.get(fd & 0xFFFFFFFF)
@@ -87,6 +90,8 @@ def sys_munmap(t: Task, addr: UAddr, len: SizeT) -> int:  # noqa: A002
 @syscall()
 def sys_mprotect(t: Task, start: UAddr, len: SizeT, prot: Prot) -> int:  # noqa: A002
     """set protection on a region of memory"""
+    if prot & m.PROT_READ and t.personality & READ_IMPLIES_EXEC:
+        prot |= m.PROT_EXEC  # do_mprotect_pkey's rier (every VMA here has VM_MAYEXEC)
     do_mprotect(t.mm, start, len, prot)
     return 0
 
@@ -142,8 +147,8 @@ def sys_madvise(t: Task, start: UAddr, len_in: SizeT, behavior: Advice) -> int:
         lo, hi = max(vma.start, start), min(vma.end, end)
         pos = hi
         if behavior in (m.MADV_DONTNEED, m.MADV_DONTNEED_LOCKED, m.MADV_FREE):
-            if behavior == m.MADV_DONTNEED and vma.flags & VM_LOCKED:
-                raise KernelError(Errno.EINVAL)
+            if (behavior == m.MADV_DONTNEED and vma.flags & VM_LOCKED) or vma.flags & VM_PFNMAP:
+                raise KernelError(Errno.EINVAL)  # madvise_dontneed_free_valid_vma ([vvar] is VM_PFNMAP)
             if behavior == m.MADV_FREE and (vma.file is not None or vma.shared):
                 raise KernelError(Errno.EINVAL)
             mm.zap_range(lo, hi)

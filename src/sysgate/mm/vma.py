@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from sysgate.mm.physmem import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from sysgate.uapi.mman import PROT_EXEC, PROT_READ, PROT_WRITE
+
+if TYPE_CHECKING:
+    from sysgate.fs.root import Root
+    from sysgate.mm.mm import Mm
 
 # vm_flags bits we keep (include/linux/mm.h); the names are the kernel's.
 VM_SHARED = 0x00000008
@@ -26,6 +31,11 @@ VM_DONTEXPAND = 0x00040000
 VM_ACCOUNT = 0x00100000
 VM_NORESERVE = 0x00200000
 VM_LOCKED = 0x00002000
+VM_PFNMAP = 0x00000400
+VM_IO = 0x00004000
+VM_DONTDUMP = 0x04000000
+BRK_FLAGS = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT
+"""do_brk_flags: the break's and an ELF bss's memory (VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT)."""
 
 
 SHARED_WINDOW = 64 << 20
@@ -43,11 +53,13 @@ class MappedFile:
     may grow (mremap), split, or be mapped twice and always see the same pages.
     """
 
-    def __init__(self, hostfd: int, path: str, writable: bool, host_named: bool = False) -> None:
+    def __init__(self, hostfd: int, path: str, writable: bool, host_named: bool = False,
+                 root: Root | None = None) -> None:
         st = os.fstat(hostfd)
         self.fd = os.dup(hostfd)
         self.path = path
         self.host_named = host_named  # the host's name of the file is the guest's
+        self.root = root  # ... as seen from this root folder (sysgate.fs.root)
         self.dev = st.st_dev
         self.ino = st.st_ino
         self.writable = writable
@@ -76,9 +88,10 @@ class MappedFile:
         of an internal file such as shared anonymous memory's "/dev/zero (deleted)"."""
         if self.host_named:
             try:
-                return os.readlink(f"/proc/self/fd/{self.fd}")
+                host = os.readlink(f"/proc/self/fd/{self.fd}")
             except OSError:
-                pass
+                return self.path
+            return (self.root.guest_path(host) or host) if self.root is not None else host
         return self.path
 
     def read_page(self, offset: int) -> bytes:
@@ -91,8 +104,14 @@ class MappedFile:
         base = self._windows.get(window)
         if base is None:
             self._phys = phys
-            base = self._windows[window] = phys.map_file(self.fd, window * SHARED_WINDOW, SHARED_WINDOW,
-                                                          self.writable)
+            try:
+                base = phys.map_file(self.fd, window * SHARED_WINDOW, SHARED_WINDOW, self.writable)
+            except PermissionError:
+                # A write-sealed memfd: the host maps it shared only read-only. No mapping made
+                # since can write (sysgate.mm.memfd); one made before F_SEAL_FUTURE_WRITE writes
+                # to private copies of the pages of windows it first touches after the seal.
+                base = phys.map_file(self.fd, window * SHARED_WINDOW, SHARED_WINDOW, self.writable, private=True)
+            self._windows[window] = base
         return base + ((offset % SHARED_WINDOW) >> PAGE_SHIFT)
 
 
@@ -106,6 +125,20 @@ def shmem_file(length: int) -> MappedFile:
         os.close(fd)
 
 
+class SpecialMapping(Protocol):
+    """A mapping the kernel itself provides, such as [vdso] and [vvar]
+    (struct vm_special_mapping): its pages come from `fault`, and it cannot be split."""
+
+    name: str
+
+    def fault(self, phys: PhysMem, offset: int) -> int | None:
+        """The frame for the page at byte `offset` into the mapping (vmf->pgoff), or
+        None for VM_FAULT_SIGBUS; MemoryError when no frame is left."""
+
+    def mremap(self, mm: Mm, vma: Vma) -> None:
+        """The mapping was moved to `vma` (vm_special_mapping.mremap)."""
+
+
 @dataclass(slots=True, eq=False)
 class Vma:
     """One mapping: [start, end), protection, flags and backing."""
@@ -117,6 +150,7 @@ class Vma:
     file: MappedFile | None = None
     pgoff: int = 0  # file offset of `start`, in bytes
     name: str = field(default="")  # "[heap]", "[stack]", ... for /proc/PID/maps
+    special: SpecialMapping | None = None  # the kernel's own pages ([vdso], [vvar])
 
     @property
     def shared(self) -> bool:
@@ -145,7 +179,7 @@ class Vma:
         """Cut this VMA at `addr`; return the upper part (self keeps the lower)."""
         upper = Vma(
             addr, self.end, self.prot, self.flags, self.file,
-            self.file_offset(addr), self.name,
+            self.file_offset(addr), self.name, self.special,
         ).hold()
         self.end = addr
         return upper
@@ -158,6 +192,7 @@ class Vma:
             and self.flags == nxt.flags
             and self.file is nxt.file
             and self.name == nxt.name
+            and self.special is None and nxt.special is None  # VM_SPECIAL never merges
             and (self.file is None or self.file_offset(self.end) == nxt.pgoff)
         )
 

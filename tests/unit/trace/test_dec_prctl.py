@@ -227,8 +227,12 @@ def test_arch_prctl_other_codes(task):
                                                          "-1 EINVAL (Invalid argument)")
     assert traced(task, "arch_prctl", pr.ARCH_SHSTK_ENABLE, 1) == line(
         "arch_prctl(0x5001 /* ARCH_??? */, 0x1)", "-1 EOPNOTSUPP (Operation not supported)")
+    assert traced(task, "arch_prctl", pr.ARCH_MAP_VDSO_32, 0x1000) == line(
+        "arch_prctl(ARCH_MAP_VDSO_32, 0x1000)", "-1 EINVAL (Invalid argument)")
     assert traced(task, "arch_prctl", pr.ARCH_MAP_VDSO_64, 0x1000) == line(
-        "arch_prctl(ARCH_MAP_VDSO_64, 0x1000)", "-1 EINVAL (Invalid argument)")
+        "arch_prctl(ARCH_MAP_VDSO_64, 0x1000)", "8192")
+    assert traced(task, "arch_prctl", pr.ARCH_MAP_VDSO_64, 0x1000) == line(
+        "arch_prctl(ARCH_MAP_VDSO_64, 0x1000)", "-1 EEXIST (File exists)")
 
 
 def test_arch_prctl_get_cpuid_has_no_argument(task):

@@ -14,6 +14,7 @@ from sysgate.mm.mm import TASK_SIZE_MAX
 from sysgate.mm.uaccess import put_user_u64
 from sysgate.syscall import Support, syscall
 from sysgate.uapi.errno import Errno
+from sysgate.vdso.vma import map_vdso_once
 
 if TYPE_CHECKING:
     from sysgate.kernel.task import Task
@@ -53,7 +54,7 @@ XFEATURE_MAX = 19
 
 @syscall(support=Support.PARTIAL,
          note="as on a CPU without CPUID faulting, LAM, shadow stacks or AMX; "
-         "ARCH_MAP_VDSO_* give EINVAL until the vDSO exists", ret="arch_prctl")
+         "ARCH_MAP_VDSO_32 and _X32 give EINVAL (there is only the 64-bit vDSO)", ret="arch_prctl")
 def sys_arch_prctl(t: Task, option: ArchOption, arg2: ArchArg) -> int:
     """set architecture-specific thread state"""
     cpu = t.kernel.cpu
@@ -83,6 +84,8 @@ def sys_arch_prctl(t: Task, option: ArchOption, arg2: ArchArg) -> int:
         if arg2 >= XFEATURE_MAX:
             raise KernelError(Errno.EINVAL)
         raise KernelError(Errno.EOPNOTSUPP)
+    if option == ARCH_MAP_VDSO_64:
+        return map_vdso_once(t.mm, arg2)
     if ARCH_GET_UNTAG_MASK <= option <= ARCH_FORCE_TAGGED_SVA:
         return _lam(t, option, arg2)
     if ARCH_SHSTK_ENABLE <= option <= ARCH_SHSTK_STATUS:
