@@ -1,8 +1,11 @@
 """Builds the guest programs in tests/guest/src with the host's compilers, at test time.
 
-Each program is compiled in three variants: glibc static, glibc static-PIE and musl
-static. Binaries go to a cache directory (default /work/main/.guest-cache, i.e.
-`.guest-cache` at the repository root, or $SYSGATE_GUEST_CACHE), named by a hash of
+Each program is compiled in six variants: glibc static, glibc static-PIE and musl
+static, and dynamically linked: glibc PIE (-pie, loaded at ELF_ET_DYN_BASE), glibc
+non-PIE (-no-pie, at its link address) and musl (PIE, with /lib/ld-musl-x86_64.so.1,
+which Debian's musl package installs and musl-tools depends on). Binaries go to a
+cache directory (default /work/main/.guest-cache, i.e. `.guest-cache` at the
+repository root, or $SYSGATE_GUEST_CACHE), named by a hash of
 the source, the shared header, the compiler's identity and the flags, so an edit
 rebuilds exactly what changed. Binaries are never committed.
 
@@ -46,8 +49,17 @@ VARIANTS: dict[str, Variant] = {
         Variant("glibc-static", "gcc", ("-static",)),
         Variant("glibc-static-pie", "gcc", ("-static-pie", "-fPIE")),
         Variant("musl-static", "musl-gcc", ("-static",)),
+        Variant("glibc-dynamic-pie", "gcc", ("-pie", "-fPIE")),
+        Variant("glibc-dynamic-nopie", "gcc", ("-no-pie", "-fno-PIE")),
+        Variant("musl-dynamic", "musl-gcc", ("-pie", "-fPIE")),
     )
 }
+DYNAMIC = ("glibc-dynamic-pie", "glibc-dynamic-nopie", "musl-dynamic")
+"""The dynamically linked variants: their PT_INTERP names the system's loader."""
+GLIBC_LOADER = "/lib64/ld-linux-x86-64.so.2"
+MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
+INTERPRETERS = {"glibc-dynamic-pie": GLIBC_LOADER, "glibc-dynamic-nopie": GLIBC_LOADER, "musl-dynamic": MUSL_LOADER}
+"""The loader each dynamic variant names, which can also be run as `LOADER PROG ARGS`."""
 
 
 def programs() -> list[str]:

@@ -2,8 +2,11 @@
 
 Counterpart: fs/exec.c (do_execveat_common, bprm_execve, begin_new_exec,
 setup_new_exec), fs/binfmt_script.c, and the ELF part in sysgate.exec.binfmt_elf.
-Everything that can fail (the file, its format, its interpreter, E2BIG) is checked
-before the point of no return; after it, the old address space is gone.
+Everything load_elf_binary checks before begin_new_exec (the file, its format, its
+interpreter, E2BIG) is checked before the point of no return and fails execve with
+its errno; after it the old address space is gone, and a failure to map the new
+program (a segment out of range, an interpreter of the wrong type, a file cut short)
+kills the process with SIGSEGV, as bprm_execve does.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sysgate.exec.binfmt_elf import (
     interp_path,
     load_elf_binary,
     parse_image,
+    parse_interp_image,
     read_file_at,
 )
 from sysgate.exec.stack import check_limits
@@ -28,6 +32,7 @@ from sysgate.fs.vfs import vfs_open
 from sysgate.mm.mm import Mm
 from sysgate.uapi.errno import Errno
 from sysgate.uapi.fcntl import AT_FDCWD, O_LARGEFILE, O_RDONLY
+from sysgate.uapi.personality import READ_IMPLIES_EXEC
 from sysgate.uapi.resource import RLIMIT_STACK
 from sysgate.uapi.signal import SIG_DFL, SIG_IGN
 
@@ -39,8 +44,12 @@ MAX_SCRIPT_DEPTH = 4  # binfmt_script recursion, as fs/exec.c's depth limit allo
 
 @dataclass(slots=True)
 class ExecResult:
+    """Where the new program starts; or, if mapping it failed after the point of no
+    return, `fatal`: the errno execve ends with while SIGSEGV kills the process."""
+
     entry: int
     sp: int
+    fatal: Errno | None = None
 
 
 def open_exec(t: Task, dfd: int, name: bytes) -> File:
@@ -100,7 +109,11 @@ def prepare(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) -> t
                     # A missing interpreter is ENOENT from execve itself.
                     raise KernelError(exc.errno) from None
                 ifile.get()
-                image.interp = ExecImage(ifile, parse_image(ifile, t.abi.elf_machine))
+                try:
+                    image.interp = ExecImage(ifile, parse_interp_image(ifile, t.abi.elf_machine))
+                except BaseException:
+                    ifile.put()
+                    raise
             return image, name, argv
         except BaseException:
             file.put()
@@ -118,24 +131,33 @@ def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) ->
         mm = Mm(t.kernel.phys, t.abi.task_size)
         mm.stack_limit = min(stack_limit, 1 << 62)
         mm.may_map_low = t.cred.capable()
-        c = t.cred
-        result = load_elf_binary(
-            mm, image, filename, argv, envp, (c.uid, c.euid, c.gid, c.egid),
-            t.kernel.hwcap, t.kernel.hwcap2, t.kernel.minsigstksz, t.kernel.random_bytes(16),
-        )
     except BaseException:
         image.file.put()
         if image.interp is not None:
             image.interp.file.put()
         raise
-    # The point of no return (begin_new_exec).
+    # The point of no return (begin_new_exec); then SET_PERSONALITY (a 64-bit program
+    # drops READ_IMPLIES_EXEC) and load_elf_binary's mapping.
+    t.personality &= ~READ_IMPLIES_EXEC
+    c = t.cred
+    try:
+        result = load_elf_binary(
+            mm, image, filename, argv, envp, (c.uid, c.euid, c.gid, c.egid),
+            t.kernel.hwcap, t.kernel.hwcap2, t.kernel.minsigstksz, t.kernel.random_bytes(16),
+            t.personality, t.kernel.rng,
+        )
+    except KernelError as exc:
+        result = None
+        fatal: Errno | None = exc.errno
+    else:
+        fatal = None
     old = t.mm
     t.mm = mm
     t.kernel.switch_mm(mm)
     if old is not None:
         old.destroy()
     t.exe_path = image.file.path
-    t.saved_auxv = _read_auxv(mm, result.sp)
+    t.saved_auxv = _read_auxv(mm, result.sp) if result is not None else b""
     t.files.close_on_exec()
     for action in t.sighand.action[1:]:
         if action.handler not in (SIG_DFL, SIG_IGN):
@@ -148,6 +170,8 @@ def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) ->
     image.file.put()
     if image.interp is not None:
         image.interp.file.put()
+    if result is None:
+        return ExecResult(0, 0, fatal)
     return ExecResult(result.entry, result.sp)
 
 
