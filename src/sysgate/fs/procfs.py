@@ -1,254 +1,184 @@
-"""/proc/self and /proc/<pid> of guest processes, generated from the kernel's state.
+"""/proc as the VFS sees it: walking a path under /proc, and opening, stat-ing and
+reading the links of what it names.
 
-Counterpart: fs/proc/base.c (the per-process entries), fs/proc/task_mmu.c (maps) and
-fs/proc/fd.c. Files are generated when opened, as seq_file does; links are read from
-the task (exe, cwd, fd/N). This covers the entries programs read about themselves:
-exe, cwd, root, fd/, maps, cmdline, environ, comm, auxv, syscall. Any other entry under a
-guest's /proc/<pid> is absent (ENOENT) rather than the host's.
+Counterpart: fs/proc/inode.c and fs/proc/base.c's lookup side (proc_root_lookup,
+proc_pid_lookup, pid_revalidate, proc_pid_get_link), for the generated tree in
+sysgate.fs.proc (one module per file of Linux's fs/proc). Every path under /proc
+names the kernel's own objects, with or without a root folder: nothing under /proc is
+the host's. A walk follows the links that stay inside /proc (self, thread-self,
+mounts); the "magic" links (cwd, root, exe, fd/N) lead to a task's files, where
+sysgate.fs.namei continues the walk.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
-from sysgate.fs.file import FMODE_LSEEK, FMODE_PREAD, Dirent, File, Kstat
-from sysgate.uapi import stat as ls
+from sysgate.fs.proc.generic import (
+    MAY_EXEC,
+    MAY_READ,
+    MAY_WRITE,
+    PROC_DEV,
+    PROC_SUPER_MAGIC,
+    ProcDir,
+    ProcFile,
+    ProcNode,
+    open_flags_ok,
+    permission,
+    stat_node,
+)
+from sysgate.fs.proc.root import root_node
+from sysgate.fs.proc.task_mmu import show_maps
 from sysgate.uapi.errno import Errno
-from sysgate.uapi.fcntl import O_ACCMODE, O_RDONLY, SEEK_CUR, SEEK_END, SEEK_SET
+from sysgate.uapi.fcntl import O_ACCMODE, O_PATH, O_RDONLY, O_TRUNC
 
 if TYPE_CHECKING:
+    from sysgate.fs.file import File, Kstat
     from sysgate.kernel.task import Task
-    from sysgate.mm.mm import Mm
 
-PROC_DEV = 0x17  # 0:23, the anonymous device procfs gets on a typical boot
-PROC_SUPER_MAGIC = 0x9FA0
+__all__ = [
+    "PROC_DEV", "PROC_SUPER_MAGIC", "ProcDir", "ProcFile", "ProcNode", "Walk", "access", "follow_internal",
+    "is_magic", "link_target", "open_node", "readlink", "resolve", "show_maps", "stat", "walk",
+]
+
+MAGIC_LINKS = (b"cwd", b"root", b"exe")
+"""With fd/N: the links whose target is a task's file, not a path in /proc."""
+MAXSYMLINKS = 40
+
+
+def is_magic(node: ProcNode) -> bool:
+    return node.kind == "link" and (node.fd >= 0 or node.name in MAGIC_LINKS)
 
 
 @dataclass(frozen=True, slots=True)
-class ProcNode:
-    """One entry: a directory, a symlink, or a regular (generated) file."""
+class Walk:
+    """Where a walk under /proc ended: at `node` with nothing left, at a magic link
+    `node` with components `rest` still to walk from its target, or (node None) above
+    /proc, with `rest` to walk from the root."""
 
-    kind: str  # "dir", "link", "file"
-    name: bytes
-    task: Task
-    ino: int
-    fd: int = -1  # for fd/N links
-
-
-class ProcFile(File):
-    """An open generated file. As with seq_file, the text is produced by the first read
-    (not by open), so /proc/self/syscall shows the read that is reading it."""
-
-    def __init__(self, generate: Callable[[], bytes], path: str, ino: int) -> None:
-        super().__init__(O_RDONLY, path)
-        self.f_mode |= FMODE_LSEEK | FMODE_PREAD
-        self.generate = generate
-        self._content: bytes | None = None
-        self.pos = 0
-        self.ino = ino
-
-    @property
-    def content(self) -> bytes:
-        if self._content is None:
-            self._content = self.generate()
-        return self._content
-
-    def read(self, t: Task, count: int) -> bytes:
-        data = self.content[self.pos : self.pos + count]
-        self.pos += len(data)
-        return data
-
-    def pread(self, t: Task, count: int, pos: int) -> bytes:
-        return self.content[pos : pos + count]
-
-    def llseek(self, offset: int, whence: int) -> int:
-        base = {SEEK_SET: 0, SEEK_CUR: self.pos, SEEK_END: len(self.content)}.get(whence)
-        if base is None or base + offset < 0:
-            raise KernelError(Errno.EINVAL)
-        self.pos = base + offset
-        return self.pos
-
-    def stat(self) -> Kstat:
-        return _kstat(ls.S_IFREG | 0o444, self.ino, 0)
+    node: ProcNode | None
+    rest: tuple[bytes, ...] = ()
 
 
-class ProcDir(File):
-    """An open /proc/<pid> or /proc/<pid>/fd directory."""
+def walk(t: Task, parts: tuple[bytes, ...]) -> Walk:
+    """Walk `parts` (the components after /proc; "." and ".." allowed) from /proc.
 
-    def __init__(self, list_entries: Callable[[], list[tuple[bytes, int, int]]], path: str, ino: int) -> None:
-        super().__init__(O_RDONLY | 0o200000, path)
-        self.list_entries = list_entries
-        self.entries: list[Dirent] = []
-        self.pos = 0
-        self.ino = ino
-
-    @property
-    def is_dir(self) -> bool:
-        return True
-
-    def getdents(self) -> list[Dirent]:
-        # Listed when read, not when opened, as proc_readdir does: /proc/self/fd shows
-        # the descriptor of the directory being read.
-        if self.pos == 0 or not self.entries:
-            entries = self.list_entries()
-            self.entries = [Dirent(i, n + 1, typ, name) for n, (name, i, typ) in enumerate(entries)]
-        return self.entries[self.pos :]
-
-    def seek_dir(self, off: int) -> None:
-        self.pos = off
-
-    def llseek(self, offset: int, whence: int) -> int:
-        if whence != SEEK_SET or offset < 0:
-            raise KernelError(Errno.EINVAL)
-        self.pos = offset
-        return offset
-
-    def stat(self) -> Kstat:
-        return _kstat(ls.S_IFDIR | 0o555, self.ino, 2)
-
-
-def _kstat(mode: int, ino: int, nlink: int) -> Kstat:
-    return Kstat(dev=PROC_DEV, ino=ino, mode=mode, nlink=nlink or 1, uid=os.getuid(), gid=os.getgid(),
-                 rdev=0, size=0, blksize=1024, blocks=0, atime_ns=0, mtime_ns=0, ctime_ns=0)
+    Links inside /proc are followed on the way (not the last one); a magic link with
+    components after it ends the walk there. ENOENT for a name /proc does not have,
+    ENOTDIR for a component after a file.
+    """
+    stack = [root_node()]
+    todo = list(parts)
+    links = 0
+    while todo:
+        name = todo.pop(0)
+        node = stack[-1]
+        if node.kind == "link":
+            if is_magic(node):
+                return Walk(_with_reader(node, t), (name, *todo))
+            links += 1
+            if links > MAXSYMLINKS:
+                raise KernelError(Errno.ELOOP)
+            stack.pop()
+            todo = [*_link_parts(t, node), name, *todo]
+            continue
+        if node.kind != "dir":
+            raise KernelError(Errno.ENOTDIR)
+        if name in (b"", b"."):
+            continue
+        if name == b"..":
+            if len(stack) == 1:
+                return Walk(None, tuple(todo))  # /proc/.. is the root's
+            stack.pop()
+            continue
+        assert node.dir is not None
+        permission(t, node, MAY_EXEC)  # search permission on each directory passed
+        stack.append(node.dir.lookup(t, name))
+    return Walk(_with_reader(stack[-1], t))
 
 
-_PID_ENTRIES = {b"exe": "link", b"cwd": "link", b"root": "link", b"fd": "dir", b"maps": "file",
-                b"cmdline": "file", b"environ": "file", b"comm": "file", b"auxv": "file",
-                b"syscall": "file"}
+def _link_parts(t: Task, link: ProcNode) -> list[bytes]:
+    """The components of a link inside /proc, relative to the link's directory."""
+    assert link.link is not None
+    target = link.link()
+    return [p for p in target.split(b"/") if p]
 
 
-def _ino(task: Task, name: bytes) -> int:
-    return (task.pid << 16) | (hash(name) & 0xFFFF)
+def _with_reader(node: ProcNode, t: Task) -> ProcNode:
+    return dataclasses.replace(node, reader=t)
 
 
 def resolve(t: Task, parts: tuple[bytes, ...]) -> ProcNode:
-    """The node for /proc/<parts...>; `self` and `thread-self` mean the calling task."""
-    first = parts[0]
-    if first in (b"self", b"thread-self"):
-        task = t
-    else:
-        found = t.kernel.task_by_pid(int(first))
-        if found is None:
-            raise KernelError(Errno.ENOENT)
-        task = found
-    rest = parts[1:]
-    if not rest:
-        return ProcNode("dir", b"", task, _ino(task, b""))
-    kind = _PID_ENTRIES.get(rest[0])
-    if kind is None:
+    """The node `parts` names (a last link is not followed). A magic link in the middle
+    of `parts` is ENOTDIR here: sysgate.fs.namei walks on from its target."""
+    w = walk(t, parts)
+    if w.node is None:
         raise KernelError(Errno.ENOENT)
-    if rest[0] == b"fd" and len(rest) == 2:
-        if not rest[1].isdigit() or task.files.lookup(int(rest[1])) is None:
-            raise KernelError(Errno.ENOENT)
-        return ProcNode("link", b"fd", task, _ino(task, rest[1]), int(rest[1]))
-    if len(rest) > 1:
-        raise KernelError(Errno.ENOTDIR if kind != "dir" else Errno.ENOENT)
-    return ProcNode(kind, rest[0], task, _ino(task, rest[0]))
+    if w.rest:
+        raise KernelError(Errno.ENOTDIR)
+    return w.node
+
+
+def follow_internal(node: ProcNode) -> ProcNode | None:
+    """What a link inside /proc (self, thread-self, mounts) leads to; None for the
+    magic links and for what is not a link."""
+    if node.kind != "link" or is_magic(node) or node.reader is None:
+        return None
+    return resolve(node.reader, (*node.parts[:-1], *_link_parts(node.reader, node)))
 
 
 def readlink(node: ProcNode) -> bytes:
-    if node.kind != "link":
+    if node.kind != "link" or node.link is None:
         raise KernelError(Errno.EINVAL)
-    task = node.task
-    if node.name == b"exe":
-        return task.exe_path.encode()
-    if node.name == b"root":
-        return b"/"
-    if node.name == b"cwd":
-        return task.fs.cwd.d_path().encode()
-    return task.files.get(node.fd).d_path().encode()
+    return node.link()
 
 
 def link_target(node: ProcNode) -> File:
-    """The File a link opens to when followed (the 'magic' links of procfs)."""
-    if node.name == b"fd":
-        return node.task.files.get(node.fd)
-    if node.name == b"cwd":
-        return node.task.fs.cwd
+    """The open File a magic link jumps to (proc_fd_link, proc_cwd_link); a link inside
+    /proc opens what it names."""
+    task = node.task
+    if node.fd >= 0 and task is not None:
+        file = task.files.lookup(node.fd)
+        if file is None:  # closed since the lookup
+            raise KernelError(Errno.ENOENT)
+        return file
+    if node.name == b"cwd" and task is not None:
+        return task.fs.cwd
+    inner = follow_internal(node)
+    if inner is not None:
+        return open_node(inner, O_RDONLY, "/proc/" + b"/".join(inner.parts).decode("latin-1"))
     raise KernelError(Errno.ENOENT)
 
 
 def stat(node: ProcNode) -> Kstat:
-    if node.kind == "dir":
-        return _kstat(ls.S_IFDIR | 0o555, node.ino, 2)
-    if node.kind == "link":
-        return _kstat(ls.S_IFLNK | 0o777, node.ino, 1)
-    return _kstat(ls.S_IFREG | 0o444, node.ino, 1)
+    assert node.reader is not None, "nodes come from resolve()"
+    return stat_node(node, node.reader)
+
+
+def access(node: ProcNode, mode: int) -> None:
+    """faccessat on an entry: the permission check an open would make (mode: R_OK 4,
+    W_OK 2, X_OK 1)."""
+    assert node.reader is not None
+    permission(node.reader, node, mode & (MAY_READ | MAY_WRITE | MAY_EXEC))
 
 
 def open_node(node: ProcNode, flags: int, path: str) -> File:
-    """open() of a directory or generated file (links are followed by the caller)."""
-    if flags & O_ACCMODE != O_RDONLY:
-        raise KernelError(Errno.EACCES)
-    task = node.task
+    """open() of a directory or generated file (links are followed by the caller): the
+    permission check, EISDIR for a directory opened to write. The File is named by the
+    entry's canonical path (/proc/42/fd for /proc/self/fd), whatever `path` said."""
+    reader = node.reader
+    assert reader is not None, "nodes come from resolve()"
+    path = "/proc/" + b"/".join(node.parts).decode("latin-1") if node.parts else "/proc"
+    if flags & O_PATH:
+        return (ProcDir if node.dir is not None else ProcFile)(node, flags, path, reader)
+    want = open_flags_ok(flags)
     if node.kind == "dir":
-        if node.name == b"fd":
-
-            def entries() -> list[tuple[bytes, int, int]]:
-                return [(b".", node.ino, ls.DT_DIR), (b"..", node.ino, ls.DT_DIR)] + [
-                    (str(fd).encode(), _ino(task, str(fd).encode()), ls.DT_LNK) for fd in sorted(task.files.files)
-                ]
-        else:
-
-            def entries() -> list[tuple[bytes, int, int]]:
-                return [(b".", node.ino, ls.DT_DIR), (b"..", 1, ls.DT_DIR)] + [
-                    (name, _ino(task, name), {"link": ls.DT_LNK, "dir": ls.DT_DIR, "file": ls.DT_REG}[kind])
-                    for name, kind in _PID_ENTRIES.items()
-                ]
-        return ProcDir(entries, path, node.ino)
-    return ProcFile(lambda: _generate(task, node.name), path, node.ino)
-
-
-def _generate(task: Task, name: bytes) -> bytes:
-    mm = task.mm
-    if name == b"maps":
-        return show_maps(mm)
-    if name == b"cmdline":
-        return mm.read(mm.arg_start, mm.arg_end - mm.arg_start) if mm.arg_end else b""
-    if name == b"environ":
-        return mm.read(mm.env_start, mm.env_end - mm.env_start) if mm.env_end else b""
-    if name == b"comm":
-        return task.comm + b"\n"
-    if name == b"auxv":
-        return task.saved_auxv
-    if name == b"syscall":
-        return show_syscall(task)
-    raise KernelError(Errno.ENOENT)
-
-
-def show_syscall(task: Task) -> bytes:
-    """/proc/PID/syscall (proc_pid_syscall): the call in progress, its six arguments, then
-    the stack pointer and the address the call returns to; "running" outside a call."""
-    if task.kernel.current is not task or task.kernel.cpu is None:
-        return b"running\n"
-    frame = task.regs.frame
-    nr = frame[0] & 0xFFFFFFFF
-    nr = nr - (1 << 32) if nr >> 31 else nr
-    sp = task.kernel.cpu.get_reg("rsp")
-    pc = frame[7] + 2  # regs->ip: just past the `syscall` instruction
-    if nr < 0:
-        return b"%d 0x%x 0x%x\n" % (nr, sp, pc)
-    return (b"%d " % nr) + b" ".join(b"0x%x" % a for a in [*frame[1:7], sp, pc]) + b"\n"
-
-
-def show_maps(mm: Mm) -> bytes:
-    """/proc/PID/maps in Linux's format (show_map_vma)."""
-    lines = []
-    for vma in mm.vmas:
-        dev = ino = pgoff = 0
-        if vma.file is not None:
-            dev, ino, pgoff = vma.file.dev, vma.file.ino, vma.pgoff
-        line = "%08x-%08x %s%s%s%s %08x %02x:%02x %d " % (
-            vma.start, vma.end, "r" if vma.prot & 1 else "-", "w" if vma.prot & 2 else "-",
-            "x" if vma.prot & 4 else "-", "s" if vma.flags & 0x80 else "p", pgoff,
-            os.major(dev), os.minor(dev), ino,
-        )
-        name = vma.file.d_path() if vma.file is not None else vma.name
-        if name:
-            line = line.ljust(72) + " " + name
-        lines.append(line + "\n")
-    return "".join(lines).encode()
+        if flags & O_ACCMODE != O_RDONLY:
+            raise KernelError(Errno.EISDIR)
+        permission(reader, node, want)
+        return ProcDir(node, flags, path, reader)
+    permission(reader, node, want | (MAY_WRITE if flags & O_TRUNC else 0))
+    return ProcFile(node, flags, path, reader)
