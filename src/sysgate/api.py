@@ -49,16 +49,21 @@ def run(
     capture_output: bool = False,
     kernel: Kernel | None = None,
     executable: StrOrBytes | None = None,
+    root: StrOrBytes | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Run a Linux program under sysgate and wait for it.
 
     `stdin` is bytes to feed through a pipe, a host fd, or None for sysgate's own
     stdin; with `capture_output` the guest's stdout and stderr are pipes whose contents
     are returned. `kernel` lets a configured Kernel (limits, user syscalls, hooks) run
-    the program; by default a new one is made.
+    the program; by default a new one is made. `root` confines the program to a host
+    folder, which it sees as `/` (Kernel(root=...) for a configured kernel); the
+    program's path is looked up there.
     """
     args = [_b(a) for a in argv]
-    kernel = kernel or Kernel()
+    if kernel is not None and root is not None:
+        raise TypeError("run(): give the root folder to the Kernel (Kernel(root=...)), not to run()")
+    kernel = kernel or Kernel(root=os.fsdecode(root) if root is not None else None)
     closers: list[int] = []
     threads: list[threading.Thread] = []
     outputs: dict[int, bytearray] = {}

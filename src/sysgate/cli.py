@@ -25,18 +25,33 @@ from sysgate.uapi.signal import SIGINT, SIGPIPE, describe
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sysgate", description="Run Linux programs on a user-space kernel.")
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a program", description="Run a static x86-64 Linux program.")
+    run = sub.add_parser("run", help="run a program", description="Run an x86-64 Linux program.")
     run.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                      help="set a variable in the guest's environment")
     run.add_argument("--unset-env", action="append", default=[], metavar="NAME",
                      help="remove a variable from the guest's environment")
     run.add_argument("--syscalls", action="append", default=[], metavar="FILE",
                      help="a Python file declaring system calls with @kernel.syscall(nr=...)")
+    run.add_argument("--aslr", action="store_true",
+                     help="randomise the address space as Linux does (default: off, as under setarch -R)")
+    run.add_argument("--aslr-seed", type=int, metavar="N",
+                     help="seed --aslr's random numbers, to reproduce a layout (implies --aslr)")
+    run.add_argument("--root", metavar="DIR",
+                     help="run with DIR as the program's / (the program is looked up there); "
+                     "nothing outside it is reached")
     run.add_argument("program", help="the program (searched in PATH if it has no '/')")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     tr = sub.add_parser("trace", add_help=False, help="run a program and trace its system calls as strace does",
                         description="sysgate trace [strace options] PROG [ARGS...]")
     tr.add_argument("rest", nargs=argparse.REMAINDER)
+    rf = sub.add_parser("rootfs", help="make a root folder holding a program and the libraries it needs",
+                        description="Copy PROG, its ELF interpreter and the shared libraries it needs (as ld.so "
+                        "finds them) into DIR at the same paths, and make DIR/dev, DIR/proc and DIR/tmp, so "
+                        "that `sysgate run --root DIR PROG` runs it.")
+    rf.add_argument("--file", action="append", default=[], metavar="PATH",
+                    help="copy another host file too, at the same path (e.g. /etc/passwd)")
+    rf.add_argument("dir", metavar="DIR", help="the folder to fill (made if missing)")
+    rf.add_argument("programs", metavar="PROG", nargs="+", help="a program (searched in PATH if it has no '/')")
     sc = sub.add_parser("syscalls", help="list the x86-64 system call table and its support")
     sc.add_argument("--json", action="store_true", help="print JSON for tools")
     sc.add_argument("--syscalls", action="append", default=[], metavar="FILE",
@@ -51,6 +66,23 @@ def _find_program(name: str) -> str:
     if found is None:
         raise SysgateError(f"{name}: command not found", 127)
     return found
+
+
+def _find_in_root(root_dir: str, name: str, env: dict[bytes, bytes]) -> str:
+    """The program inside a root folder: a name without '/' is searched in the guest's
+    PATH there (a shell inside would find it the same way)."""
+    if "/" in name:
+        return name
+    from sysgate.fs.root import Root
+
+    root = Root(root_dir)
+    try:
+        found = root.find_program(os.fsencode(name), env.get(b"PATH", b"/usr/local/bin:/usr/bin:/bin"))
+    finally:
+        root.close()
+    if found is None:
+        raise SysgateError(f"{name}: command not found", 127)
+    return os.fsdecode(found)
 
 
 def initial_environ() -> dict[bytes, bytes]:
@@ -106,13 +138,13 @@ def guest_env(sets: list[str], unsets: list[str]) -> dict[bytes, bytes]:
 
 def cmd_run(ns: argparse.Namespace) -> int:
     env = guest_env(ns.env, ns.unset_env)
-    kernel = Kernel()
+    kernel = Kernel(aslr=ns.aslr or ns.aslr_seed is not None, aslr_seed=ns.aslr_seed, root=ns.root)
     load_user_syscalls(kernel, ns.syscalls)
     return run_program(kernel, ns.program, ns.args, env)
 
 
 def run_program(kernel: Kernel, program: str, args: list[str], env: dict[bytes, bytes]) -> int:
-    path = _find_program(program)
+    path = _find_program(program) if kernel.root_dir is None else _find_in_root(kernel.root_dir, program, env)
     argv = [os.fsencode(program)] + [os.fsencode(a) for a in args]
     # The guest, not sysgate, reacts to Ctrl-C; until guest handlers exist, the default
     # action (terminate) is what a native program without a handler would get.
@@ -143,6 +175,9 @@ sysgate's own options:
   --syscalls FILE          a Python file declaring system calls with @kernel.syscall(nr=...)
   --unset-env VAR          remove VAR from the program's environment (as -E VAR)
   --trace-format=json      one JSON object a line instead of strace's lines
+  --aslr                   randomise the address space as Linux does (default: off)
+  --aslr-seed N            seed --aslr's random numbers (implies --aslr)
+  --root DIR               run with DIR as the program's / (see sysgate run --root)
 """
 
 
@@ -166,7 +201,9 @@ def cmd_trace(rest: list[str]) -> int:
     from sysgate.trace.qualify import SyscallNames
 
     pairs, program = options.scan(rest)
-    kernel = Kernel()
+    aslr, aslr_seed = aslr_options(pairs)
+    roots = [v for k, v in pairs if k == "root" and v is not None]
+    kernel = Kernel(aslr=aslr, aslr_seed=aslr_seed, root=roots[-1] if roots else None)
     load_user_syscalls(kernel, [v for k, v in pairs if k == "syscalls" and v is not None])
     names = SyscallNames({nr: s.name for nr, s in kernel.table64.slots.items()})
     opts = options.build(pairs, names, bool(program))
@@ -181,6 +218,24 @@ def cmd_trace(rest: list[str]) -> int:
     env = trace_environ(opts.env, opts.unset_env)
     kernel.trace(opts)
     return run_program(kernel, program[0], program[1:], env)
+
+
+def aslr_options(pairs: list[tuple[str, str | None]]) -> tuple[bool, int | None]:
+    """Whether trace's --aslr or --aslr-seed N asks for randomisation, and the seed."""
+    seeds = [v for k, v in pairs if k == "aslr-seed" and v is not None]
+    try:
+        seed = int(seeds[-1]) if seeds else None
+    except ValueError:
+        raise SysgateError(f"trace: invalid --aslr-seed argument: '{seeds[-1]}' (an integer)", 1) from None
+    return seed is not None or any(k == "aslr" for k, _ in pairs), seed
+
+
+def cmd_rootfs(ns: argparse.Namespace) -> int:
+    from sysgate.rootfs import populate
+
+    for line in populate(ns.dir, [_find_program(p) for p in ns.programs], ns.file):
+        sys.stdout.write(line + "\n")
+    return 0
 
 
 def cmd_syscalls(ns: argparse.Namespace) -> int:
@@ -201,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = _parser().parse_args(args)
         if ns.command == "run":
             return cmd_run(ns)
+        if ns.command == "rootfs":
+            return cmd_rootfs(ns)
         return cmd_syscalls(ns)
     except SysgateError as exc:
         if os.environ.get("SYSGATE_DEBUG") and exc.__cause__ is not None:

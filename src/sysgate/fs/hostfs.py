@@ -4,6 +4,9 @@ Counterpart: the file_operations of a real file system (fs/ext4/file.c, fs/ext4/
 drivers/tty). A HostFile owns one host descriptor; its offset, O_APPEND and
 O_NONBLOCK are the host's, so dup'd guest descriptors share them as on Linux. Host
 errors come back as Linux errnos through sysgate.host.
+
+A file opened inside a root folder knows that root (HostFile.root): its d_path is the
+path the guest sees, and the root's /dev lists the kernel's device nodes too.
 """
 
 from __future__ import annotations
@@ -21,9 +24,21 @@ from sysgate.host import HOST_AT_FDCWD, fd_path, host_syscall, kernel_error, ope
 from sysgate.mm.vma import MappedFile
 from sysgate.uapi import stat as ls
 from sysgate.uapi.errno import Errno
-from sysgate.uapi.fcntl import O_APPEND, O_CREAT, O_DIRECT, O_EXCL, O_NOATIME, O_NONBLOCK, SEEK_CUR, SEEK_END, SEEK_SET
+from sysgate.uapi.fcntl import (
+    O_APPEND,
+    O_CREAT,
+    O_DIRECT,
+    O_EXCL,
+    O_NOATIME,
+    O_NONBLOCK,
+    O_PATH,
+    SEEK_CUR,
+    SEEK_END,
+    SEEK_SET,
+)
 
 if TYPE_CHECKING:
+    from sysgate.fs.root import Root
     from sysgate.kernel.task import Task
 
 # Terminal ioctls forwarded to a host tty (include/uapi/asm-generic/ioctls.h). On a
@@ -49,9 +64,10 @@ def kstat_from_host(st: os.stat_result) -> Kstat:
 class HostFile(File):
     """A File over a host descriptor."""
 
-    def __init__(self, hostfd: int, flags: int, path: str) -> None:
+    def __init__(self, hostfd: int, flags: int, path: str, root: Root | None = None) -> None:
         super().__init__(flags, path)
         self.fd = hostfd
+        self.root = root  # the root folder it was opened in (None: the host's /)
         st = os.fstat(hostfd)
         self._mode = st.st_mode
         if host_stat.S_ISREG(st.st_mode) or host_stat.S_ISBLK(st.st_mode) or host_stat.S_ISDIR(st.st_mode):
@@ -72,8 +88,15 @@ class HostFile(File):
         return self.fd
 
     def d_path(self) -> str:
-        """The host's d_path of the same file: renames and unlinks since open show."""
-        return fd_path(self.fd) or self.path
+        """The host's d_path of the same file: renames and unlinks since open show.
+        Inside a root folder, the path from that root, as d_path gives it to a chrooted
+        task (a file outside the root keeps its whole path, as Linux shows it)."""
+        path = fd_path(self.fd)
+        if path is None:
+            return self.path
+        if self.root is not None:
+            return self.root.guest_path(path) or path
+        return path
 
     def read(self, t: Task, count: int) -> bytes:
         try:
@@ -210,7 +233,8 @@ class HostFile(File):
         if not host_stat.S_ISREG(self._mode):
             raise KernelError(Errno.ENODEV)
         if self._mapping is None:
-            self._mapping = MappedFile(self.fd, self.path, writable=bool(self.f_mode & 0x2), host_named=True).get()
+            self._mapping = MappedFile(self.fd, self.path, writable=bool(self.f_mode & 0x2), host_named=True,
+                                       root=self.root).get()
         return self._mapping
 
     @property
@@ -244,6 +268,11 @@ class HostFile(File):
                     entries.append((os.fsencode(entry.name), entry.inode(), _dtype(entry)))
         except OSError as exc:
             raise kernel_error(exc) from None
+        if self.root is not None and self.root.dev_ident() == (me.st_dev, me.st_ino):
+            # The root's /dev: the kernel's nodes are there, over any of the same name.
+            from sysgate.drivers import devtmpfs
+
+            entries = [e for e in entries if e[0] not in devtmpfs.NODES] + devtmpfs.entries()
         return [Dirent(ino, i + 1, typ, name) for i, (name, ino, typ) in enumerate(entries)]
 
     def dir_llseek(self, offset: int, whence: int) -> int:
@@ -274,28 +303,43 @@ def _dtype(entry: os.DirEntry[str]) -> int:
 
 
 def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path: str,
-              resolve: int = 0) -> HostFile:
+              resolve: int = 0, root: Root | None = None, ftype: int = 0) -> HostFile:
     """open() on the host (flags in Linux terms) and wrap the result.
 
     `resolve` (openat2's RESOLVE_* flags) needs the host's openat2, which a Linux host
-    has; elsewhere it gives ENOSYS.
+    has; elsewhere it gives ENOSYS. Inside a root folder (`root`, with what the walk
+    found there as `ftype`), the walk has resolved the path already: a name relative to
+    a directory is opened without following it, and a host device node gives EACCES,
+    as on a file system mounted nodev (may_open).
     """
-    created = bool(flags & O_CREAT) and (bool(flags & O_EXCL) or not _exists(dirfd, path))
+    host_flags = open_flags_to_host(flags) | os.O_CLOEXEC
+    follow = True
+    nodev = root is not None and not flags & O_PATH  # do_o_path does not call may_open
+    if root is not None:
+        if nodev and (host_stat.S_ISCHR(ftype) or host_stat.S_ISBLK(ftype)):
+            raise KernelError(Errno.EACCES)
+        if dirfd is not None:
+            host_flags |= os.O_NOFOLLOW
+            follow = False
+    created = bool(flags & O_CREAT) and (bool(flags & O_EXCL) or not _exists(dirfd, path, follow))
     if resolve:
-        fd = _host_openat2(dirfd, path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, resolve)
+        fd = _host_openat2(dirfd, path, host_flags, mode, resolve)
     else:
         try:
-            fd = os.open(path, open_flags_to_host(flags) | os.O_CLOEXEC, mode, dir_fd=dirfd)
+            fd = os.open(path, host_flags, mode, dir_fd=dirfd)
         except OSError as exc:
             raise kernel_error(exc) from None
-    file = HostFile(fd, flags, guest_path)
+    if nodev and host_stat.S_IFMT(os.fstat(fd).st_mode) in (host_stat.S_IFCHR, host_stat.S_IFBLK):
+        os.close(fd)  # made there by a host process since the walk
+        raise KernelError(Errno.EACCES)
+    file = HostFile(fd, flags, guest_path, root)
     file.created = created
     return file
 
 
-def _exists(dirfd: int | None, path: bytes) -> bool:
+def _exists(dirfd: int | None, path: bytes, follow: bool = True) -> bool:
     try:
-        os.stat(path, dir_fd=dirfd)
+        os.stat(path, dir_fd=dirfd, follow_symlinks=follow)
     except OSError:
         return False
     return True

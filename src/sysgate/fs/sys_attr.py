@@ -99,8 +99,8 @@ def do_fchmodat(t: Task, dfd: int, filename: int, mode: int, flags: int) -> int:
             raise _proc_file()
         _host_fchmodat(fd, b"", mode, flags | o.AT_EMPTY_PATH)
         return 0
-    where = host_lookup(t, dfd, name)
-    _host_fchmodat(host_dirfd(where), where.path, mode, flags)
+    where = host_lookup(t, dfd, name, follow=not flags & o.AT_SYMLINK_NOFOLLOW)
+    _host_fchmodat(host_dirfd(where), where.path, mode, flags if where.follow_ok else flags | o.AT_SYMLINK_NOFOLLOW)
     return 0
 
 
@@ -153,8 +153,10 @@ def do_fchownat(t: Task, dfd: int, filename: int, user: int, group: int, flag: i
             raise _proc_file()
         dirfd, path = fd, b""
     else:
-        where = host_lookup(t, dfd, name)
+        where = host_lookup(t, dfd, name, follow=not flag & o.AT_SYMLINK_NOFOLLOW)
         dirfd, path = host_dirfd(where), where.path
+        if not where.follow_ok:
+            flag |= o.AT_SYMLINK_NOFOLLOW  # the walk followed the link inside the root
     if _fchownat is not None:
         host_check(_fchownat(dirfd, path, user, group, flag | (o.AT_EMPTY_PATH if not path else 0)))
         return 0
@@ -306,8 +308,8 @@ def do_utimes(t: Task, dfd: int, filename: int, times: Times, flags: int) -> int
             raise _proc_file()
         _host_utimens(fd, b"", times, flags)
         return 0
-    where = host_lookup(t, dfd, name)
-    _host_utimens(host_dirfd(where), where.path, times, flags)
+    where = host_lookup(t, dfd, name, follow=not flags & o.AT_SYMLINK_NOFOLLOW)
+    _host_utimens(host_dirfd(where), where.path, times, flags if where.follow_ok else flags | o.AT_SYMLINK_NOFOLLOW)
     return 0
 
 

@@ -56,6 +56,12 @@ def cwd_path(t: Task) -> str:
     path = fd_path(fd)
     if _unlinked(fd, path):
         raise KernelError(Errno.ENOENT)
+    root = t.fs.root
+    if root is not None and path is not None:
+        # The path from the task's root; one outside it (moved there by a host process)
+        # is marked as getcwd marks it (prepend_path found no root on the way up).
+        inside = root.guest_path(path)
+        return inside if inside is not None else "(unreachable)" + path
     return path if path is not None else cwd.path
 
 
@@ -99,7 +105,7 @@ def sys_chdir(t: Task, filename: Path) -> int:
             raise KernelError(Errno.ENOTDIR)
         _may_chdir(f)
         if f.host_fd is not None and f.refs == 1:  # a File of our own: name it as the host does
-            f.path = fd_path(f.host_fd) or f.path
+            f.path = f.d_path()
         set_fs_pwd(t, f)
     finally:
         f.put()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from sysgate.argtypes import Arg, DirFd, ModeT, Path
 from sysgate.errors import KernelError
-from sysgate.fs.namei import HostPath, host_lookup
+from sysgate.fs.namei import HostPath, KernelPath, lookup, parent_lookup
 from sysgate.fs.vfs import file_of
 from sysgate.host import HOST_AT_FDCWD, host_check, kernel_error, libc_fn
 from sysgate.mm.uaccess import getname
@@ -88,7 +88,7 @@ def _host(fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
 
 
 def do_mkdirat(t: Task, dfd: int, pathname: int, mode: int) -> int:
-    where = host_lookup(t, dfd, getname(t.mm, pathname))
+    where = parent_lookup(t, dfd, getname(t.mm, pathname), busy=Errno.EEXIST)
     # mode_strip_umask (the host's umask is 0). A parent with a default POSIX ACL would
     # make Linux skip the umask; the host sees a mode already masked.
     _host(os.mkdir, where.path, mode & ~t.fs.umask & 0o7777, dir_fd=where.dirfd)
@@ -134,7 +134,7 @@ def _create_checks(where: HostPath) -> None:
 
 def do_mknodat(t: Task, dfd: int, filename: int, mode: int, dev: int) -> int:
     may_mknod(mode)
-    where = host_lookup(t, dfd, getname(t.mm, filename))
+    where = parent_lookup(t, dfd, getname(t.mm, filename), busy=Errno.EEXIST)
     kind = mode & ls.S_IFMT
     whiteout = kind == ls.S_IFCHR and dev == 0  # WHITEOUT_DEV needs no capability
     if kind in (ls.S_IFCHR, ls.S_IFBLK) and not whiteout and not t.cred.capable():
@@ -162,13 +162,13 @@ def sys_mknod(t: Task, filename: Path, mode: MknodMode, dev: MknodDev) -> int:
 
 
 def do_rmdir(t: Task, dfd: int, pathname: int) -> int:
-    where = host_lookup(t, dfd, getname(t.mm, pathname))
+    where = parent_lookup(t, dfd, getname(t.mm, pathname))
     _host(os.rmdir, where.path, dir_fd=where.dirfd)
     return 0
 
 
 def do_unlinkat(t: Task, dfd: int, pathname: int) -> int:
-    where = host_lookup(t, dfd, getname(t.mm, pathname))
+    where = parent_lookup(t, dfd, getname(t.mm, pathname))
     _host(os.unlink, where.path, dir_fd=where.dirfd)
     return 0
 
@@ -206,9 +206,9 @@ def do_renameat2(t: Task, olddfd: int, oldname: int, newdfd: int, newname: int, 
         raise KernelError(Errno.EINVAL)
     if flags & (o.RENAME_NOREPLACE | o.RENAME_WHITEOUT) and flags & o.RENAME_EXCHANGE:
         raise KernelError(Errno.EINVAL)
-    src = host_lookup(t, olddfd, getname(t.mm, oldname))
+    src = parent_lookup(t, olddfd, getname(t.mm, oldname))
     walk_parent(src)
-    dst = host_lookup(t, newdfd, getname(t.mm, newname))
+    dst = parent_lookup(t, newdfd, getname(t.mm, newname))
     walk_parent(dst)
     if not flags:
         _host(os.rename, src.path, dst.path, src_dir_fd=src.dirfd, dst_dir_fd=dst.dirfd)
@@ -251,12 +251,19 @@ def do_linkat(t: Task, olddfd: int, oldname: int, newdfd: int, newname: int, fla
     old = getname(t.mm, oldname, empty_ok=bool(flags & o.AT_EMPTY_PATH))
     src: HostPath | None
     if old:
-        src = host_lookup(t, olddfd, old)
-        _host(os.stat, src.path, dir_fd=src.dirfd, follow_symlinks=follow)  # filename_lookup
+        found = lookup(t, olddfd, old, follow=follow)
+        if isinstance(found, KernelPath):
+            src = None  # a procfs entry: another mount, EXDEV once the new name is looked up
+        elif not isinstance(found, HostPath):
+            raise KernelError(Errno.EPERM)  # one of the kernel's devices
+        else:
+            src = found
+            follow = follow and src.follow_ok  # inside a root folder the walk followed the link
+            _host(os.stat, src.path, dir_fd=src.dirfd, follow_symlinks=follow)  # filename_lookup
     else:
         fd = empty_path_fd(t, olddfd)
         src = None if fd is None else HostPath(fd, b"")
-    dst = host_lookup(t, newdfd, getname(t.mm, newname))
+    dst = parent_lookup(t, newdfd, getname(t.mm, newname), busy=Errno.EEXIST)
     if src is None:
         raise KernelError(Errno.EXDEV)  # one of the kernel's own files: another mount
     if src.path:
@@ -282,7 +289,7 @@ def sys_link(t: Task, oldname: Path, newname: Path) -> int:
 
 def do_symlinkat(t: Task, oldname: int, newdfd: int, newname: int) -> int:
     target = getname(t.mm, oldname)  # its errors come first (do_symlinkat tests `from` first)
-    where = host_lookup(t, newdfd, getname(t.mm, newname))
+    where = parent_lookup(t, newdfd, getname(t.mm, newname), busy=Errno.EEXIST)
     _host(os.symlink, target, where.path, dir_fd=where.dirfd)
     return 0
 

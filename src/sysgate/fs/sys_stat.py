@@ -136,11 +136,12 @@ def sys_statx(t: Task, dfd: DirFd, filename: Path, flags: StatxFlags, mask: Stat
     else:
         st = statx_lookup(t, dfd, filename, flags)  # the checks and errors of the lookup
         name = getname(t.mm, filename, empty_ok=True)
-        where = lookup(t, dfd, name) if name else None
+        where = lookup(t, dfd, name, follow=not flags & o.AT_SYMLINK_NOFOLLOW) if name else None
         raw = None
         if isinstance(where, HostPath):
+            nofollow = 0 if where.follow_ok else o.AT_SYMLINK_NOFOLLOW  # inside a root: followed already
             raw = _host_statx(o.AT_FDCWD if where.dirfd is None else where.dirfd, where.path,
-                              flags & ~o.AT_EMPTY_PATH, mask)
+                              (flags & ~o.AT_EMPTY_PATH) | nofollow, mask)
         elif where is None:
             raw = _statx_file(file_of(t, dfd), flags, mask)
         if raw is None:

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 from sysgate.arch.x86_64.structs import STATFS
 from sysgate.argtypes import Fd, Path, struct_out
+from sysgate.drivers import devtmpfs
+from sysgate.drivers.devtmpfs import DevDir
+from sysgate.drivers.mem import CharDevice
 from sysgate.fs.file import File
 from sysgate.fs.procfs import PROC_SUPER_MAGIC
 from sysgate.fs.vfs import vfs_open
@@ -63,7 +66,11 @@ def _proc_statfs() -> bytes:
 
 def vfs_statfs(f: File) -> bytes:
     fd = f.host_fd
-    return host_statfs(fd) if fd is not None else _proc_statfs()
+    if fd is not None:
+        return host_statfs(fd)
+    if isinstance(f, CharDevice | DevDir):  # the kernel's /dev in a root folder
+        return devtmpfs.statfs()
+    return _proc_statfs()
 
 
 @syscall()

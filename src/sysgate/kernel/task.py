@@ -9,6 +9,7 @@ kernel keeps, and the handlers read and change them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,9 +17,12 @@ from sysgate.fs.fdtable import FdTable
 from sysgate.kernel.signal import SigHand, SigInfo
 from sysgate.uapi.resource import RLIM_NLIMITS, RLIMIT_NOFILE
 
+_BOOTTIME = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
 if TYPE_CHECKING:
     from sysgate.arch.abi import Abi
     from sysgate.fs.file import File
+    from sysgate.fs.root import Root
     from sysgate.kernel.kernel import Kernel
     from sysgate.mm.mm import Mm
 
@@ -76,10 +80,11 @@ class Cred:
 
 @dataclass(slots=True)
 class FsStruct:
-    """Where relative paths start, and the file-creation mask (struct fs_struct)."""
+    """Where paths start, and the file-creation mask (struct fs_struct)."""
 
     cwd: File
     umask: int = 0o022
+    root: Root | None = None  # the root folder (sysgate run --root); None: the host's /
 
 
 @dataclass(slots=True)
@@ -93,7 +98,6 @@ class ThreadGroup:
     rlimits: list[tuple[int, int]]
     exit_code: int | None = None  # the wait status once the process has exited
     dumpable: int = 1
-    personality: int = 0
 
     def nofile(self) -> int:
         return self.rlimits[RLIMIT_NOFILE][0]
@@ -137,8 +141,10 @@ class Task:
         self.nice = 0
         self.no_new_privs = False
         self.saved_auxv = b""
+        self.personality = 0  # kernel/exec_domain.c: current->personality
         self.exe_path = ""
         self.exit_code: int | None = None  # set when the task has exited
+        self.start_boottime = time.clock_gettime_ns(_BOOTTIME)  # copy_process: CLOCK_BOOTTIME at fork
 
     @property
     def pid(self) -> int:

@@ -9,7 +9,7 @@ abbreviated to a unique prefix, as getopt_long allows. Parsing stops at the prog
 Options whose meaning needs something sysgate does not have (attaching to a running
 process, another user, a separate tracer process) fail with a one-line error instead
 of being accepted without effect. The sysgate-only options are --syscalls FILE,
---unset-env NAME and --trace-format=text|json.
+--unset-env NAME, --trace-format=text|json, --aslr, --aslr-seed N and --root DIR.
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ LONG: dict[str, tuple[int, str]] = {
     "decode-pids": (REQUIRED, "=decode-pids"), "secontext": (OPTIONAL, "=secontext"),
     # sysgate's own
     "syscalls": (REQUIRED, "syscalls"), "unset-env": (REQUIRED, "unset-env"),
-    "trace-format": (REQUIRED, "trace-format"),
+    "trace-format": (REQUIRED, "trace-format"), "aslr": (NO, "aslr"), "aslr-seed": (REQUIRED, "aslr-seed"),
+    "root": (REQUIRED, "root"),
 }
 """strace's longopts (and sysgate's): name -> (argument, the option it stands for; "=q" is -e q=)."""
 
@@ -307,6 +308,8 @@ class _Builder:
             self.strings_long = level
         elif key == "seccomp-bpf":
             pass  # an optimisation of ptrace tracing; sysgate stops at no call it does not trace anyway
+        elif key == "aslr":
+            pass  # the kernel's (--aslr), read by the command line before it makes the kernel
         else:
             assert value is not None
             self.valued(key, value)
@@ -340,6 +343,8 @@ class _Builder:
             opts.syscall_files.append(value)
         elif key == "unset-env":
             opts.unset_env.append(value)
+        elif key in ("aslr-seed", "root"):
+            pass  # the kernel's, read by the command line before it makes the kernel
         elif key == "trace-format":
             if value not in ("text", "json"):
                 raise usage_error(f"invalid --trace-format argument: '{value}' (text or json)")

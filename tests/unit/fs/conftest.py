@@ -20,6 +20,7 @@ from sysgate.host import errno_from_host
 from sysgate.kernel.task import Task
 from sysgate.uapi.fcntl import AT_FDCWD, O_RDONLY
 from tests.conftest import USER_BUF, put_str, sys
+from tests.unit.fs.rootfixture import box  # noqa: F401 - the confined task of test_root.py
 
 NAME2 = USER_BUF + 0x1000
 """Where a second name goes (the first is at USER_BUF)."""
