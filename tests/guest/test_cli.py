@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,7 +118,8 @@ def test_cannot_execute(kind: str, guest: GuestRunner, tmp_path: Path) -> None:
     else:
         prog.write_bytes(Path("/bin/busybox").read_bytes() if os.path.exists("/bin/busybox") else b"\x7fELF")
         prog.chmod(0o644)
-    assert one_line_error(guest.cli(["run", str(prog)]), 126) == f"sysgate: {prog}: Permission denied"
+    message = "Is a directory" if kind == "directory" else "Permission denied"  # bash's words
+    assert one_line_error(guest.cli(["run", str(prog)]), 126) == f"sysgate: {prog}: {message}"
 
 
 def test_syscalls_lists_support(guest: GuestRunner) -> None:
@@ -139,3 +141,30 @@ def test_syscalls_json(guest: GuestRunner) -> None:
     table = {s["name"]: s for s in json.loads(r.stdout)["syscalls"]}
     assert (table["read"]["nr"], table["read"]["support"]) == (0, "full")
     assert table["ptrace"]["support"] == "missing"
+
+
+ENTRY_REGS = r"""
+	.globl _start
+_start:			/* exit status: 1 if any general register but rsp is non-zero */
+	mov %rax, %rdi
+	or %rbx, %rdi; or %rcx, %rdi; or %rdx, %rdi; or %rsi, %rdi; or %rbp, %rdi
+	or %r8, %rdi; or %r9, %rdi; or %r10, %rdi; or %r11, %rdi; or %r12, %rdi
+	or %r13, %rdi; or %r14, %rdi; or %r15, %rdi
+	test %rdi, %rdi
+	setnz %dil
+	movzbl %dil, %edi
+	mov $60, %eax
+	syscall
+"""
+
+
+def test_general_registers_are_zero_at_entry(guest: GuestRunner, tmp_path: Path) -> None:
+    """start_thread after ELF_PLAT_INIT: a program starts with every register but rsp zero,
+    whatever sysgate's own CPU probes left behind."""
+    src = tmp_path / "regs.S"
+    src.write_text(ENTRY_REGS)
+    prog = tmp_path / "regs"
+    subprocess.run(["gcc", "-nostdlib", "-static", "-o", str(prog), str(src)], check=True)
+    assert subprocess.run([str(prog)], check=False).returncode == 0  # the native oracle
+    r = guest.cli(["run", str(prog)])
+    assert (r.returncode, r.stderr) == (0, b"")

@@ -9,18 +9,22 @@ then runs one program to completion; `run()` returns its exit status.
 from __future__ import annotations
 
 import os
+import random
 import resource as host_resource
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from sysgate.arch.x86_64.abi import X86_64
+from sysgate.arch.x86_64.cpufeature import CpuinfoX86, identify_cpu
 from sysgate.cpu.base import X86_TRAP_BP, X86_TRAP_DB, X86_TRAP_DE, X86_TRAP_MF, X86_TRAP_XF, Stop, StopKind
 from sysgate.errors import KernelError, SysgateError
 from sysgate.exec.elf import describe_machine
 from sysgate.fs.fdtable import FdTable
 from sysgate.fs.hostfs import HostFile
+from sysgate.fs.root import Root, check_root_dir
 from sysgate.host import fd_path, status_flags_from_host
 from sysgate.kernel.signal import force_sig_fault, get_signal
 from sysgate.kernel.task import Cred, FsStruct, Task, ThreadGroup
@@ -31,12 +35,16 @@ from sysgate.tables.tbl import SyscallTable, x86_64_table
 from sysgate.trace.hooks import Hook, Hooks
 from sysgate.uapi import signal as sig
 from sysgate.uapi.errno import Errno
+from sysgate.uapi.personality import ADDR_NO_RANDOMIZE
 from sysgate.uapi.resource import RLIM_INFINITY, RLIM_NLIMITS
+from sysgate.vdso.vma import start_timekeeping
+from sysgate.vdso.vsyscall import emulate_vsyscall, is_vsyscall_vaddr
 
 if TYPE_CHECKING:
     from sysgate.cpu.uc import UnicornCpu
     from sysgate.trace.options import TraceOptions
     from sysgate.trace.strace import Tracer
+    from sysgate.vdso.timekeeping import Timekeeper
 
 FIRST_PID = 2
 """The first guest process's pid; pid 1 is sysgate itself, the reaper of orphans."""
@@ -85,6 +93,13 @@ def minsigstksz(xsave_size: int = XSAVE_SIZE) -> int:
     return (size + 15) & ~15
 
 
+
+# start_thread after ELF_PLAT_INIT: every general register is zero at a program's entry (the
+# CPU probes at start-up leave values behind that a program must not see).
+_START_THREAD_GPRS = dict.fromkeys(
+    ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"), 0)
+
+
 class Kernel:
     """An emulated Linux kernel for x86-64 programs."""
 
@@ -94,15 +109,25 @@ class Kernel:
         env: dict[bytes, bytes] | None = None,
         memory_limit: int | None = None,
         rlimits: dict[int, tuple[int, int]] | None = None,
+        aslr: bool = False,
+        aslr_seed: int | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> None:
         """A kernel, configured before it runs anything.
 
         `env` is the environment programs get when a run names none (default: sysgate's
         own); `memory_limit` caps the guest memory in bytes (default: the host's RAM);
         `rlimits` overrides the resource limits the first process starts with (default:
-        sysgate's own, as a child would inherit them). A Kernel can run several programs
-        one after the other; its table (with any user system calls) and configuration
-        persist, the processes and memory of a run do not.
+        sysgate's own, as a child would inherit them). With `aslr` the first program starts
+        without ADDR_NO_RANDOMIZE in its personality, so its addresses are randomised as
+        Linux randomises them, by a generator seeded with `aslr_seed` (default: a random
+        seed); without it (the default) they are those of `setarch -R`. A Kernel can run
+        several programs one after the other; its table (with any user system calls) and
+        configuration persist, the processes and memory of a run do not.
+
+        `root` confines every program to a host folder, which it sees as `/` (as after
+        chroot, but with no way out: sysgate.fs.root); the program itself is looked up
+        there. A missing folder or a file is a SysgateError here.
         """
         self.table64: SyscallTable = x86_64_table()
         self.env = env
@@ -113,14 +138,19 @@ class Kernel:
         self.rlimits = host_rlimits()
         for res, value in (rlimits or {}).items():
             self.rlimits[res] = value
+        self.aslr = aslr
+        self.root_dir = check_root_dir(root) if root is not None else None
+        self.rng = random.Random(aslr_seed)  # noqa: S311 - addresses, not secrets
         self.tasks: dict[int, Task] = {}
         self.next_pid = FIRST_PID
         self.cpu: UnicornCpu | None = None
+        self.timekeeper: Timekeeper | None = None  # keeps the vDSO's clocks current while a CPU runs
         self.current: Task = None  # type: ignore[assignment]
         self.boot_ns = time.monotonic_ns()
         self.hostname = os.uname().nodename.encode()
         self.domainname = b"(none)"
         self.release = UTS_RELEASE.encode()
+        self.cpuinfo: CpuinfoX86 | None = None  # identify_cpu, once the CPU exists
         self.hwcap = 0
         self.hwcap2 = 0
         self.minsigstksz = minsigstksz()
@@ -229,8 +259,14 @@ class Kernel:
         pid = self.next_pid
         self.next_pid += 1
         group = ThreadGroup(tgid=pid, ppid=1, pgid=pid, sid=pid, rlimits=list(self.rlimits))
-        cwd_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        cwd = HostFile(cwd_fd, 0o200000, os.getcwd()).get()
+        root = None
+        if self.root_dir is not None:  # chroot(DIR) and chdir("/"), as chroot(1) does
+            root = Root(self.root_dir)
+            cwd_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root.fd)
+            cwd = HostFile(cwd_fd, 0o200000, "/", root).get()
+        else:
+            cwd_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            cwd = HostFile(cwd_fd, 0o200000, os.getcwd()).get()
         mask = os.umask(0)
         os.umask(mask)
         cred = Cred(os.getuid(), os.geteuid(), os.getuid(), os.geteuid(),
@@ -238,7 +274,8 @@ class Kernel:
         files = FdTable()
         self._stdio(files, stdio, group.nofile())
         mm = Mm(self.phys, X86_64.task_size)
-        t = Task(self, pid, group, X86_64, mm, files, FsStruct(cwd, mask), cred)
+        t = Task(self, pid, group, X86_64, mm, files, FsStruct(cwd, mask, root), cred)
+        t.personality = 0 if self.aslr else ADDR_NO_RANDOMIZE  # as `setarch -R` starts it
         self.tasks[pid] = t
         self.current = t
         return t
@@ -256,10 +293,12 @@ class Kernel:
             cpu.on_syscall = make_entry(self)
         cpu.on_interrupt = self._interrupt
         self.cpu = cpu
+        self.cpuinfo = identify_cpu(cpu.cpuid)  # for /proc/cpuinfo, before the probes below
         leaf1 = cpu.cpuid(1, 0)
         leaf7 = cpu.cpuid(7, 0)
         self.hwcap = leaf1[3]  # ELF_HWCAP: CPUID.1:EDX
         self.hwcap2 = 2 if leaf7[1] & 1 else 0  # HWCAP2_FSGSBASE
+        self.timekeeper = start_timekeeping(self.phys)
         return cpu
 
     def _interrupt(self, vector: int) -> bool:
@@ -295,14 +334,21 @@ class Kernel:
                                    time.thread_time_ns() - cpu_ns)
                 self.tracer.finish()
             os.umask(host_umask)
+            with t.fs.root.host_view(name) if t.fs.root is not None else nullcontext(name) as probe:
+                error = exec_error(name, exc.errno, probe)  # the file inside the root folder
             self.shutdown()
-            raise exec_error(name, exc.errno) from None
-        cpu.set_regs({"rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
+            raise error from None
+        cpu.set_regs({**_START_THREAD_GPRS, "rsp": exe.sp, "rflags": 0x202, "fs_base": 0, "gs_base": 0})
         if self.tracer is not None:  # strace's first line: its child's execve, seen at its return
-            self.tracer.execve(t, name, argv, envp, 0, time.perf_counter_ns() - start_ns,
+            self.tracer.execve(t, name, argv, envp, exe.fatal or 0, time.perf_counter_ns() - start_ns,
                                time.thread_time_ns() - cpu_ns, ip=exe.entry, sp=exe.sp)
         try:
-            self._loop(exe.entry)
+            if exe.fatal is not None:
+                # Mapping failed after the point of no return: force_fatal_sig(SIGSEGV),
+                # which a tracer does not stop for (SA_IMMUTABLE).
+                self.do_group_exit(t, sig.SIGSEGV)
+            else:
+                self._loop(exe.entry)
             assert self.exit_status is not None
             if self.tracer is not None:
                 self.tracer.exited(t, self.exit_status)
@@ -339,6 +385,8 @@ class Kernel:
         if kind is StopKind.PAGE_FAULT:
             fault = t.mm.last_fault
             assert fault is not None
+            if t.mm.vsyscall and is_vsyscall_vaddr(fault.addr) and emulate_vsyscall(t, fault, stop.pc):
+                return  # a call of the vsyscall page, served (or its own SIGSEGV queued)
             if fault.bus:
                 force_sig_fault(t, sig.SIGBUS, sig.BUS_ADRERR, fault.addr)
             elif (1 << 47) <= fault.addr < 0xFFFF800000000000:
@@ -405,16 +453,26 @@ class Kernel:
             t.files.close_all()
             t.fs.cwd.put()
             t.mm.destroy()
+            if t.fs.root is not None:
+                t.fs.root.close()
         self.tasks.clear()
+        if self.timekeeper is not None:
+            self.timekeeper.stop()  # before the vvar page it writes goes away
+            self.timekeeper = None
         if self.cpu is not None:
             self.cpu.close()
             self.cpu = None
         self.phys.close()
 
 
-def exec_error(filename: bytes, errno: Errno) -> SysgateError:
-    """The message and status a shell gives when it cannot start a program."""
+def exec_error(filename: bytes, errno: Errno, probe: bytes | None = None) -> SysgateError:
+    """The message and status a shell gives when it cannot start a program; `probe` is
+    the host path to look at to tell why (default: `filename`)."""
     name = filename.decode("utf-8", "surrogateescape")
+    if probe is not None:
+        filename = probe
+    if errno == Errno.EACCES and os.path.isdir(filename):
+        return SysgateError(f"{name}: Is a directory", 126)  # bash's words for it
     if errno == Errno.ENOENT:
         if os.path.lexists(filename):
             return SysgateError(f"{name}: cannot execute: required file not found", 127)
