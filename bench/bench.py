@@ -32,6 +32,24 @@ def build(out: Path) -> Path:
     return exe
 
 
+def dynamic_startup(out: Path, repeat: int) -> list[tuple[str, dict[str, str]]]:
+    """Issue 5's start-up figures: a dynamic glibc hello world (goal: under 0.6 s), and
+    `python3 -c pass` (ld.so, libc, libm, libz, libexpat and Python's own start-up)."""
+    hello = out / "hello-dyn"
+    src = out / "hello.c"
+    src.write_text('#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n')
+    subprocess.run(["gcc", "-O2", "-o", str(hello), str(src)], check=True)
+    rows = []
+    for name, argv in (("startup of a dynamic glibc hello (s)", [str(hello)]),
+                       ("python3 -c pass (s)", ["/usr/bin/python3", "-c", "pass"])):
+        cols = {"native": argv, "sysgate": SYSGATE + argv}
+        qemu = shutil.which("qemu-x86_64") or shutil.which("qemu-x86_64-static")
+        if qemu:
+            cols["qemu-user"] = [qemu, *argv]
+        rows.append((name, _with_ratio({k: timed(v, repeat) for k, v in cols.items()}, 1.0, "{:.3f}")))
+    return rows
+
+
 def timed(cmd: list[str], repeat: int) -> float:
     """Median wall time of `cmd` in seconds."""
     times = []
@@ -124,6 +142,7 @@ def main() -> int:
         run = runners(exe)
         startup = {k: timed(v + ["none"], repeat) for k, v in run.items()}
         rows.append(("startup of a static hello (s)", {k: f"{v:.3f}" for k, v in startup.items()}))
+        rows.extend(dynamic_startup(Path(tmp), repeat))
         getpid = {k: per_call(v, ["getpid"], n_calls, repeat) for k, v in run.items()}
         rows.append(("getpid round trip (µs)", {k: f"{v * 1e6:.2f}" for k, v in getpid.items()}))
         rows.append(("getpid round trip, traced (µs)", traced_getpid(exe, Path(tmp), n_calls // 4, repeat)))
