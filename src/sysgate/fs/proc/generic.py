@@ -205,10 +205,7 @@ class ProcFile(File):
         return self.write(t, data)
 
     def llseek(self, offset: int, whence: int) -> int:
-        base = {SEEK_SET: 0, SEEK_CUR: self.pos, SEEK_END: len(self.content)}.get(whence)
-        if base is None or base + offset < 0:
-            raise KernelError(Errno.EINVAL)
-        self.pos = base + offset
+        self.pos = _llseek(self.pos, offset, whence, len(self.content))
         return self.pos
 
     def stat(self) -> Kstat:
@@ -217,6 +214,15 @@ class ProcFile(File):
     @property
     def f_pos(self) -> int:
         return self.pos
+
+
+def _llseek(pos: int, offset: int, whence: int, size: int) -> int:
+    """The new position for SEEK_SET/CUR/END within `size`; EINVAL for another whence or
+    a position before the start."""
+    base = {SEEK_SET: 0, SEEK_CUR: pos, SEEK_END: size}.get(whence)
+    if base is None or base + offset < 0:
+        raise KernelError(Errno.EINVAL)
+    return base + offset
 
 
 class ProcDir(File):
@@ -254,10 +260,7 @@ class ProcDir(File):
 
     def llseek(self, offset: int, whence: int) -> int:
         """generic_file_llseek: the position is the index of the next entry."""
-        base = {SEEK_SET: 0, SEEK_CUR: self.pos, SEEK_END: self.node.size}.get(whence)
-        if base is None or base + offset < 0:
-            raise KernelError(Errno.EINVAL)
-        self.pos = base + offset
+        self.pos = _llseek(self.pos, offset, whence, self.node.size)
         return self.pos
 
     def stat(self) -> Kstat:
