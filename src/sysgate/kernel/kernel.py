@@ -93,7 +93,6 @@ def minsigstksz(xsave_size: int = XSAVE_SIZE) -> int:
     return (size + 15) & ~15
 
 
-
 # start_thread after ELF_PLAT_INIT: every general register is zero at a program's entry (the
 # CPU probes at start-up leave values behind that a program must not see).
 _START_THREAD_GPRS = dict.fromkeys(
@@ -293,11 +292,9 @@ class Kernel:
             cpu.on_syscall = make_entry(self)
         cpu.on_interrupt = self._interrupt
         self.cpu = cpu
-        self.cpuinfo = identify_cpu(cpu.cpuid)  # for /proc/cpuinfo, before the probes below
-        leaf1 = cpu.cpuid(1, 0)
-        leaf7 = cpu.cpuid(7, 0)
-        self.hwcap = leaf1[3]  # ELF_HWCAP: CPUID.1:EDX
-        self.hwcap2 = 2 if leaf7[1] & 1 else 0  # HWCAP2_FSGSBASE
+        self.cpuinfo = identify_cpu(cpu.cpuid)  # boot_cpu_data: /proc/cpuinfo and the auxv
+        self.hwcap = self.cpuinfo.capability.get(0, 0)  # ELF_HWCAP: word 0, CPUID.1:EDX
+        self.hwcap2 = 2 if self.cpuinfo.has(9, 0) else 0  # HWCAP2_FSGSBASE: CPUID.7.0:EBX bit 0
         self.timekeeper = start_timekeeping(self.phys)
         return cpu
 

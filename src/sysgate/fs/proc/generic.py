@@ -163,17 +163,14 @@ def permission(reader: Task, node: ProcNode, mask: int) -> None:
     raise KernelError(Errno.EACCES)
 
 
-class ProcFile(File):
-    """An open generated file. As with seq_file, the text is produced by the first read
-    (not by open), so /proc/self/syscall shows the read that is reading it, and stays
-    the same until the file is closed."""
+class _ProcOpen(File):
+    """What an open /proc file and directory share: the node, the task reading it (whose
+    view /proc/self and permissions follow), and a position."""
 
     def __init__(self, node: ProcNode, flags: int, path: str, reader: Task) -> None:
         super().__init__(flags, path)
-        self.f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE
         self.node = node
         self.reader = reader
-        self._content: bytes | None = None
         self.pos = 0
         self.ino = node.ino
 
@@ -181,12 +178,45 @@ class ProcFile(File):
     def parts(self) -> tuple[bytes, ...]:
         return self.node.parts
 
+    def _size(self) -> int:
+        raise NotImplementedError
+
+    def llseek(self, offset: int, whence: int) -> int:
+        """generic_file_llseek: SEEK_SET/CUR/END within the size; EINVAL for another whence
+        or a position before the start."""
+        base = {SEEK_SET: 0, SEEK_CUR: self.pos, SEEK_END: self._size()}.get(whence)
+        if base is None or base + offset < 0:
+            raise KernelError(Errno.EINVAL)
+        self.pos = base + offset
+        return self.pos
+
+    def stat(self) -> Kstat:
+        return stat_node(self.node, self.reader)
+
+    @property
+    def f_pos(self) -> int:
+        return self.pos
+
+
+class ProcFile(_ProcOpen):
+    """An open generated file. As with seq_file, the text is produced by the first read
+    (not by open), so /proc/self/syscall shows the read that is reading it, and stays
+    the same until the file is closed."""
+
+    def __init__(self, node: ProcNode, flags: int, path: str, reader: Task) -> None:
+        super().__init__(node, flags, path, reader)
+        self.f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE
+        self._content: bytes | None = None
+
     @property
     def content(self) -> bytes:
         if self._content is None:
             show = self.node.show
             self._content = show(self.reader) if show is not None else b""
         return self._content
+
+    def _size(self) -> int:
+        return len(self.content)
 
     def read(self, t: Task, count: int) -> bytes:
         data = self.content[self.pos : self.pos + count]
@@ -204,45 +234,20 @@ class ProcFile(File):
     def pwrite(self, t: Task, data: bytes, pos: int) -> int:
         return self.write(t, data)
 
-    def llseek(self, offset: int, whence: int) -> int:
-        self.pos = _llseek(self.pos, offset, whence, len(self.content))
-        return self.pos
 
-    def stat(self) -> Kstat:
-        return stat_node(self.node, self.reader)
-
-    @property
-    def f_pos(self) -> int:
-        return self.pos
-
-
-def _llseek(pos: int, offset: int, whence: int, size: int) -> int:
-    """The new position for SEEK_SET/CUR/END within `size`; EINVAL for another whence or
-    a position before the start."""
-    base = {SEEK_SET: 0, SEEK_CUR: pos, SEEK_END: size}.get(whence)
-    if base is None or base + offset < 0:
-        raise KernelError(Errno.EINVAL)
-    return base + offset
-
-
-class ProcDir(File):
-    """An open /proc directory."""
+class ProcDir(_ProcOpen):
+    """An open /proc directory; its position is the index of the next entry."""
 
     def __init__(self, node: ProcNode, flags: int, path: str, reader: Task) -> None:
-        super().__init__(flags | O_DIRECTORY, path)
-        self.node = node
-        self.reader = reader
+        super().__init__(node, flags | O_DIRECTORY, path, reader)
         self.entries: list[Dirent] = []
-        self.pos = 0
-        self.ino = node.ino
-
-    @property
-    def parts(self) -> tuple[bytes, ...]:
-        return self.node.parts
 
     @property
     def is_dir(self) -> bool:
         return True
+
+    def _size(self) -> int:
+        return self.node.size
 
     def getdents(self) -> list[Dirent]:
         # Listed when read, not when opened, as proc_readdir does: /proc/self/fd shows
@@ -257,18 +262,6 @@ class ProcDir(File):
 
     def seek_dir(self, off: int) -> None:
         self.pos = off
-
-    def llseek(self, offset: int, whence: int) -> int:
-        """generic_file_llseek: the position is the index of the next entry."""
-        self.pos = _llseek(self.pos, offset, whence, self.node.size)
-        return self.pos
-
-    def stat(self) -> Kstat:
-        return stat_node(self.node, self.reader)
-
-    @property
-    def f_pos(self) -> int:
-        return self.pos
 
 
 # -- building entries ----------------------------------------------------------------------
