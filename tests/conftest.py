@@ -75,9 +75,11 @@ def sys(t: Task, name: str, *args: int) -> int:
     frame = [slot.nr, *[a & 0xFFFFFFFFFFFFFFFF for a in args], *([0] * (6 - len(args))), 0, 0x202]
     stub = t.kernel.table64.stubs[slot.nr]
     try:
-        return stub(t, frame)
+        ret = stub(t, frame)
     except KernelError as exc:
-        return -exc.errno
+        ret = -exc.errno
+    t._call_state = None  # dropped when the call returns, as the entry does (Blocked keeps it)
+    return ret
 
 
 def put_str(t: Task, s: bytes | str, addr: int = USER_BUF) -> int:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from sysgate.api import guest_environ
 from sysgate.errors import SysgateError
-from sysgate.kernel.kernel import INTERNAL_ERROR_STATUS, Kernel
+from sysgate.kernel.kernel import Kernel
+from sysgate.kernel.traps import INTERNAL_ERROR_STATUS
 from sysgate.uapi.signal import SIGINT, SIGPIPE, describe
 
 

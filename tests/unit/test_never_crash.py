@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 import sysgate.handlers  # noqa: F401 - registers every built-in handler
 from sysgate.kernel.task import Task
+from sysgate.kernel.wait import Blocked
 from sysgate.mm.mm import TASK_SIZE_MAX
 from sysgate.syscall import SyscallSpec
 from sysgate.tables.tbl import x86_64_table
@@ -65,6 +66,7 @@ EXCLUDED = {
     # Waits up to its timeout; an untimed wait is reported as the guest's deadlock
     # (SysgateError) by design, since no other thread could ever wake it.
     "futex": "waits for its timeout; an untimed wait is a deadlock report by design",
+    "rt_sigreturn": "restores registers from the CPU's stack pointer: tested with a CPU in tests/guest/test_signals.py",
 }
 
 
@@ -111,6 +113,15 @@ def sandbox() -> Iterator[Task]:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def call(t: Task, name: str, *args: int) -> object:
+    """sys(), where a call that waits (kernel/wait.py: Blocked) counts as a result: 0."""
+    try:
+        return sys(t, name, *args)
+    except Blocked:
+        t._call_state = None
+        return 0
+
+
 def check_result(name: str, args: list[int], result: object) -> None:
     assert isinstance(result, int), f"{name}{tuple(args)} returned {result!r}"
     assert result <= MASK64, f"{name}{tuple(args)} returned {result}: more than a register holds"
@@ -133,7 +144,7 @@ def test_random_arguments_never_crash(name: str, data: st.DataObject) -> None:
     spec = SPECS[name]
     args = data.draw(st.lists(VALUES, min_size=len(spec.params), max_size=len(spec.params)), label="args")
     with sandbox() as t:
-        check_result(name, args, sys(t, name, *args))
+        check_result(name, args, call(t, name, *args))
 
 
 # -- the excluded calls, with bounded arguments ----------------------------------------------------
@@ -163,7 +174,7 @@ def bounded_sandbox(ts: tuple[int, int]) -> Iterator[Task]:
 @given(ts=TIMESPECS, rqtp=TIMESPEC_PTRS, rmtp=VALUES)
 def test_nanosleep_bounded(ts: tuple[int, int], rqtp: int, rmtp: int) -> None:
     with bounded_sandbox(ts) as t:
-        check_result("nanosleep", [rqtp, rmtp], sys(t, "nanosleep", rqtp, rmtp))
+        check_result("nanosleep", [rqtp, rmtp], call(t, "nanosleep", rqtp, rmtp))
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -171,7 +182,7 @@ def test_nanosleep_bounded(ts: tuple[int, int], rqtp: int, rmtp: int) -> None:
 def test_clock_nanosleep_bounded(ts: tuple[int, int], clock: int, flags: int, rqtp: int, rmtp: int) -> None:
     with bounded_sandbox(ts) as t:
         args = [clock, flags, rqtp, rmtp]
-        check_result("clock_nanosleep", args, sys(t, "clock_nanosleep", *args))
+        check_result("clock_nanosleep", args, call(t, "clock_nanosleep", *args))
 
 
 @settings(max_examples=60, deadline=None, database=None)

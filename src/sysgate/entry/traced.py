@@ -18,12 +18,15 @@ import time
 from typing import TYPE_CHECKING
 
 from sysgate.cpu.base import SyscallEntry
+from sysgate.entry.syscall64 import make_park
 from sysgate.errors import KernelError
+from sysgate.kernel.wait import Blocked
 from sysgate.trace.hooks import SyscallCall
 from sysgate.uapi.errno import Errno
 
 if TYPE_CHECKING:
     from sysgate.kernel.kernel import Kernel
+    from sysgate.kernel.task import Task
 
 _ENOSYS = -Errno.ENOSYS
 
@@ -35,6 +38,8 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
     exit_work = kernel.exit_to_user_mode
     perf_ns = time.perf_counter_ns
     cpu_ns = time.thread_time_ns
+    park = make_park(kernel)
+    waiting: dict[Task, SyscallCall] = {}  # the calls of blocked tasks, entered once
 
     def entry_SYSCALL_64_traced(frame: list[int]) -> int:
         t = kernel.current
@@ -42,15 +47,19 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
         regs.frame = frame
         regs.ax = _ENOSYS
         nr = frame[0] & 0xFFFFFFFF
-        slot = table.slots.get(nr)
-        spec = slot.spec if slot is not None else None
-        call = SyscallCall(t, nr, slot, frame, spec.decode(frame, table.word_bits) if spec is not None else [])
         tracer = kernel.tracer
-        if hooks:
-            hooks.run(hooks.enter, call)
-        call.start_ns = perf_ns()  # -T counts from the entry stop, as strace's etime: injected delays too
-        if tracer is not None:
-            tracer.enter(call)
+        call = waiting.pop(t, None) if t._call_state is not None else None
+        if call is None:  # a new call (not the re-run of one that blocked)
+            slot = table.slots.get(nr)
+            spec = slot.spec if slot is not None else None
+            call = SyscallCall(t, nr, slot, frame, spec.decode(frame, table.word_bits) if spec is not None else [])
+            if hooks:
+                hooks.run(hooks.enter, call)
+            call.start_ns = perf_ns()  # -T counts from the entry stop, as strace's etime: injected delays too
+            if tracer is not None:
+                tracer.enter(call)
+        else:
+            call.frame = frame
         cpu0 = cpu_ns()
         if call.answer is not None:
             ax = call.answer
@@ -59,6 +68,11 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
                 ax = stubs[nr](t, frame)
             except KernelError as exc:
                 ax = -exc.errno
+            except Blocked:
+                waiting[t] = call
+                return park(t, frame)
+            if t._call_state is not None:
+                t._call_state = None
         else:
             ax = _ENOSYS
         call.cpu_ns = cpu_ns() - cpu0
@@ -69,7 +83,7 @@ def make_traced_entry(kernel: Kernel) -> SyscallEntry:
         if tracer is not None:
             tracer.exit(call)
         regs.ax = call.result
-        if t.sigpending:
+        if t.sigpending or kernel.resched:
             exit_work(t)
         if tracer is not None:
             tracer.after_exit_work(call)

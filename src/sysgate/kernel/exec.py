@@ -87,11 +87,13 @@ def _script(t: Task, file: File, filename: bytes, argv: list[bytes]) -> tuple[by
     return interp, new_argv
 
 
-def prepare(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) -> tuple[ExecImage, bytes, list[bytes]]:
+def prepare(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
+            dfd: int = AT_FDCWD) -> tuple[ExecImage, bytes, list[bytes]]:
     """Open the program (following #! scripts) and its interpreter; nothing changes yet."""
     name = filename
     for _ in range(MAX_SCRIPT_DEPTH + 1):
-        file = open_exec(t, AT_FDCWD, name)
+        file = open_exec(t, dfd, name)
+        dfd = AT_FDCWD  # an interpreter named by #! is looked up from the cwd
         file.get()
         try:
             head = read_file_at(file, 0, 2)
@@ -121,11 +123,11 @@ def prepare(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) -> t
     raise KernelError(Errno.ELOOP)
 
 
-def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) -> ExecResult:
+def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes], dfd: int = AT_FDCWD) -> ExecResult:
     """Replace t's program; raise KernelError before the point of no return."""
     stack_limit = t.group.rlimits[RLIMIT_STACK][0]
     check_limits(argv, envp, stack_limit)
-    image, _final_name, argv = prepare(t, filename, argv, envp)
+    image, _final_name, argv = prepare(t, filename, argv, envp, dfd)
     try:
         check_limits(argv, envp, stack_limit)
         mm = Mm(t.kernel.phys, t.abi.task_size)
@@ -155,7 +157,9 @@ def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) ->
     t.mm = mm
     t.kernel.switch_mm(mm)
     if old is not None:
-        old.destroy()
+        old.users -= 1  # a vfork parent still uses it
+        if old.users == 0:
+            old.destroy()
     t.exe_path = image.file.path
     t.saved_auxv = _read_auxv(mm, result.sp) if result is not None else b""
     t.files.close_on_exec()
@@ -164,6 +168,7 @@ def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes]) ->
             action.handler, action.flags, action.mask, action.restorer = SIG_DFL, 0, 0, 0
     t.sas_ss_sp, t.sas_ss_size, t.sas_ss_flags = 0, 0, 2
     t.comm = os.path.basename(filename)[:15]
+    t.group.did_exec = True
     t.robust_list = t.robust_list_len = 0
     t.rseq = t.rseq_len = t.rseq_sig = 0
     t.clear_child_tid = 0

@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, TextIO
 
 from sysgate.arch.x86_64.abi import X86_64
 from sysgate.arch.x86_64.cpufeature import CpuinfoX86, identify_cpu
-from sysgate.cpu.base import X86_TRAP_BP, X86_TRAP_DB, X86_TRAP_DE, X86_TRAP_MF, X86_TRAP_XF, Stop, StopKind
 from sysgate.errors import KernelError, SysgateError
 from sysgate.exec.elf import describe_machine
 from sysgate.fs.fdtable import FdTable
 from sysgate.fs.hostfs import HostFile
 from sysgate.fs.root import Root, check_root_dir
 from sysgate.host import fd_path, status_flags_from_host
-from sysgate.kernel.signal import force_sig_fault, get_signal
+from sysgate.kernel.sched import TIME_SLICE_NS, Scheduler, TaskState
+from sysgate.kernel.signal import get_signal
 from sysgate.kernel.task import Cred, FsStruct, Task, ThreadGroup
+from sysgate.kernel.traps import do_trap
 from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import PhysMem
 from sysgate.syscall import Handler, Support
@@ -38,7 +39,6 @@ from sysgate.uapi.errno import Errno
 from sysgate.uapi.personality import ADDR_NO_RANDOMIZE
 from sysgate.uapi.resource import RLIM_INFINITY, RLIM_NLIMITS
 from sysgate.vdso.vma import start_timekeeping
-from sysgate.vdso.vsyscall import emulate_vsyscall, is_vsyscall_vaddr
 
 if TYPE_CHECKING:
     from sysgate.cpu.uc import UnicornCpu
@@ -50,8 +50,12 @@ FIRST_PID = 2
 """The first guest process's pid; pid 1 is sysgate itself, the reaper of orphans."""
 UTS_RELEASE = "6.12.117-sysgate"
 """What uname -r reports: the Linux release whose behaviour sysgate follows."""
-INTERNAL_ERROR_STATUS = 125
-"""Exit status of `sysgate run` when sysgate (or a user system call) fails, not the guest."""
+FORWARDED_SIGNALS = (2, 3, 1, 15)
+"""SIGINT, SIGQUIT, SIGHUP, SIGTERM: sysgate passes them to the guest (Ctrl-C reaches it)."""
+
+
+def _note_host_signal(signo: int, frame: object) -> None:
+    """The host handler: nothing to do here, set_wakeup_fd hands the number to the watcher."""
 XSAVE_SIZE = 576
 """XSAVE area size for XCR0 = x87|SSE, the state the emulated CPU has."""
 
@@ -111,6 +115,7 @@ class Kernel:
         aslr: bool = False,
         aslr_seed: int | None = None,
         root: str | os.PathLike[str] | None = None,
+        seed: int | None = None,
     ) -> None:
         """A kernel, configured before it runs anything.
 
@@ -127,6 +132,9 @@ class Kernel:
         `root` confines every program to a host folder, which it sees as `/` (as after
         chroot, but with no way out: sysgate.fs.root); the program itself is looked up
         there. A missing folder or a file is a SysgateError here.
+
+        `seed` makes the scheduler draw the next task from the runnable ones with a
+        generator seeded with it (default: first come, first served).
         """
         self.table64: SyscallTable = x86_64_table()
         self.env = env
@@ -140,8 +148,16 @@ class Kernel:
         self.aslr = aslr
         self.root_dir = check_root_dir(root) if root is not None else None
         self.rng = random.Random(aslr_seed)  # noqa: S311 - addresses, not secrets
-        self.tasks: dict[int, Task] = {}
+        self.tasks: dict[int, Task] = {}  # by tid; a zombie process keeps its leader here
         self.next_pid = FIRST_PID
+        self.seed = seed
+        self.sched = Scheduler(self, seed)
+        self.resched = False  # the current system call asks the run loop to act
+        self._yield = False
+        self.on_cpu: Task | None = None  # whose registers the CPU holds
+        self._slice_start = 0
+        self.first_group: ThreadGroup | None = None
+        self.fg_pgrp = 0  # the terminal's foreground process group (Ctrl-C goes there)
         self.cpu: UnicornCpu | None = None
         self.timekeeper: Timekeeper | None = None  # keeps the vDSO's clocks current while a CPU runs
         self.current: Task = None  # type: ignore[assignment]
@@ -257,7 +273,9 @@ class Kernel:
     def create_init_task(self, stdio: tuple[int, int, int]) -> Task:
         pid = self.next_pid
         self.next_pid += 1
-        group = ThreadGroup(tgid=pid, ppid=1, pgid=pid, sid=pid, rlimits=list(self.rlimits))
+        group = ThreadGroup(tgid=pid, pgid=pid, sid=pid, rlimits=list(self.rlimits))
+        self.first_group = group
+        self.fg_pgrp = pid
         root = None
         if self.root_dir is not None:  # chroot(DIR) and chdir("/"), as chroot(1) does
             root = Root(self.root_dir)
@@ -275,8 +293,11 @@ class Kernel:
         mm = Mm(self.phys, X86_64.task_size)
         t = Task(self, pid, group, X86_64, mm, files, FsStruct(cwd, mask, root), cred)
         t.personality = 0 if self.aslr else ADDR_NO_RANDOMIZE  # as `setarch -R` starts it
+        group.threads.append(t)
+        group.leader = t
         self.tasks[pid] = t
         self.current = t
+        self.on_cpu = t
         return t
 
     def start_cpu(self, mm: Mm) -> UnicornCpu:
@@ -316,6 +337,7 @@ class Kernel:
             self.phys = PhysMem(self.memory_limit)
         self.exit_status = None
         self.next_pid = FIRST_PID
+        self.sched = Scheduler(self, self.seed)
         t = self.create_init_task(stdio)
         # The guest's umask is kept by the kernel (t.fs.umask) and applied by the handlers;
         # the host's must not mask modes a second time.
@@ -345,7 +367,9 @@ class Kernel:
                 # which a tracer does not stop for (SA_IMMUTABLE).
                 self.do_group_exit(t, sig.SIGSEGV)
             else:
-                self._loop(exe.entry)
+                t.resume_pc = exe.entry
+                self.sched.enqueue(t)
+                self._run_loop()
             assert self.exit_status is not None
             if self.tracer is not None:
                 self.tracer.exited(t, self.exit_status)
@@ -356,103 +380,207 @@ class Kernel:
             self.shutdown()
         return self.exit_status
 
-    def _loop(self, pc: int) -> None:
+    def _run_loop(self) -> None:
+        """The loop, with the watcher thread running and host signals passed to the guest."""
+        import signal as host_signal
+        import threading
+
+        assert self.cpu is not None
+        watcher = self.sched.start_watcher(self.cpu.stop)
+        saved: dict[int, object] = {}
+        old_wakeup = None
+        if threading.current_thread() is threading.main_thread():
+            for signo in FORWARDED_SIGNALS:
+                saved[signo] = host_signal.signal(signo, _note_host_signal)
+            old_wakeup = host_signal.set_wakeup_fd(watcher.signal_w, warn_on_full_buffer=False)
+        try:
+            self._loop()
+        finally:
+            if saved:
+                host_signal.set_wakeup_fd(old_wakeup if old_wakeup is not None else -1)
+                for signo, handler in saved.items():
+                    host_signal.signal(signo, handler)  # type: ignore[arg-type]
+
+    def _loop(self) -> None:
+        """schedule(), forever: run the chosen task until its CPU stops, act on why."""
+        cpu = self.cpu
+        sched = self.sched
+        assert cpu is not None
+        watcher = sched.watcher
+        while True:
+            if sched.host_signals:
+                self._pass_host_signals()
+            t = sched.pick_next()
+            if t is None:
+                if sched.host_signals:
+                    continue
+                return
+            self._switch_to(t)
+            if watcher is not None:
+                watcher.running = True
+            stop = cpu.run(t.resume_pc)
+            if watcher is not None:
+                watcher.running = False
+            if t.state is TaskState.DEAD:
+                continue
+            do_trap(self, t, stop)  # first: an emulated vsyscall entry moves rip
+            t.resume_pc = cpu.get_reg("rip")
+            if t.resume_regs:
+                self._load_resume_regs(t)
+            if t.state is TaskState.RUNNABLE and t.sigpending:
+                self._do_signal(t)
+            t.in_syscall = False
+            if t.state is not TaskState.RUNNABLE:
+                continue  # blocked, stopped, or dead
+            if self._yield or (sched.runqueue and time.monotonic_ns() - self._slice_start >= TIME_SLICE_NS):
+                self._yield = False
+                sched.enqueue(t)  # its slice is over: to the back of the queue
+            else:
+                sched.enqueue(t, front=True)
+
+    def _switch_to(self, t: Task) -> None:
+        """Put `t` on the CPU (switch_to): save the previous task's registers, load t's."""
         cpu = self.cpu
         assert cpu is not None
-        while self.exit_status is None:
-            stop = cpu.run(pc)
-            if self.exit_status is not None:
-                return
-            t = self.current
-            self._trap(t, stop)
-            signo = get_signal(t)
-            if signo is not None:
-                self.do_group_exit(t, signo)
-                return
-            pc = cpu.get_reg("rip")
+        prev = self.on_cpu
+        if prev is not t:
+            if prev is not None and prev.state is not TaskState.DEAD:
+                prev.context = cpu.save_context()
+            if t.context is not None:
+                cpu.restore_context(t.context)
+                t.context = None
+            self.on_cpu = t
+            self._slice_start = time.monotonic_ns()
+        if cpu.mm is not t.mm:
+            cpu.switch_mm(t.mm)
+        self.current = t
+        if t.resume_regs:
+            self._load_resume_regs(t)
 
-    def _trap(self, t: Task, stop: Stop) -> None:
-        """Turn a CPU event into a signal for the task (arch/x86/kernel/traps.c, fault.c)."""
-        kind = stop.kind
-        if kind is StopKind.STOPPED:
+    def _load_resume_regs(self, t: Task) -> None:
+        """Registers a new task (fork) or a new program (execve) starts with."""
+        assert self.cpu is not None
+        regs = t.resume_regs
+        t.resume_regs = {}
+        pc = regs.pop("rip", None)
+        if pc is not None:
+            t.resume_pc = pc
+        if regs:
+            self.cpu.set_regs(regs)
+
+    def _do_signal(self, t: Task) -> None:
+        from sysgate.kernel import signal as ksignal
+
+        do_signal = getattr(ksignal, "do_signal", None)
+        if do_signal is not None:
+            do_signal(t)
             return
-        if kind is StopKind.ERROR:
-            assert stop.error is not None
-            raise self._describe_error(t, stop)
-        if kind is StopKind.PAGE_FAULT:
-            fault = t.mm.last_fault
-            assert fault is not None
-            if t.mm.vsyscall and is_vsyscall_vaddr(fault.addr) and emulate_vsyscall(t, fault, stop.pc):
-                return  # a call of the vsyscall page, served (or its own SIGSEGV queued)
-            if fault.bus:
-                force_sig_fault(t, sig.SIGBUS, sig.BUS_ADRERR, fault.addr)
-            elif (1 << 47) <= fault.addr < 0xFFFF800000000000:
-                # A non-canonical address is a #GP, not a page fault: no address is told.
-                force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)
-            else:
-                code = sig.SEGV_ACCERR if fault.mapped else sig.SEGV_MAPERR
-                force_sig_fault(t, sig.SIGSEGV, code, fault.addr)
-        elif kind is StopKind.INVALID_OPCODE:
-            force_sig_fault(t, sig.SIGILL, sig.ILL_ILLOPN, stop.pc)
-        elif kind is StopKind.HALT:
-            force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)  # hlt in user mode is a #GP
-        elif stop.vector == X86_TRAP_DE:
-            force_sig_fault(t, sig.SIGFPE, sig.FPE_INTDIV, stop.pc)
-        elif stop.vector == X86_TRAP_BP:
-            force_sig_fault(t, sig.SIGTRAP, sig.SI_KERNEL, 0)  # do_int3_user: do_trap, no address
-        elif stop.vector == X86_TRAP_DB:
-            force_sig_fault(t, sig.SIGTRAP, sig.TRAP_BRKPT, stop.pc)  # icebp: send_sigtrap, get_si_code(0)
-        elif stop.vector in (X86_TRAP_MF, X86_TRAP_XF):
-            force_sig_fault(t, sig.SIGFPE, 0, stop.pc)
-        else:
-            force_sig_fault(t, sig.SIGSEGV, sig.SI_KERNEL, 0)
-
-    def _describe_error(self, t: Task, stop: Stop) -> BaseException:
-        """What to raise for an exception that escaped a hook: a SysgateError as it is,
-        a user system call's failure as a one-line SysgateError, and sysgate's own bugs
-        with the system call named (the original exception stays chained)."""
-        err = stop.error
-        assert err is not None
-        if isinstance(err, SysgateError) or stop.where != "syscall":
-            return err
-        nr = t.regs.orig_ax & 0xFFFFFFFF
-        slot = self.table64.slots.get(nr)
-        name = slot.name if slot is not None else f"syscall_{nr:#x}"
-        if slot is not None and slot.user:
-            wrapped = SysgateError(f"the user system call {name} ({nr}) raised {type(err).__name__}: {err}",
-                                   INTERNAL_ERROR_STATUS)
-        else:
-            wrapped = SysgateError(f"internal error in {name} ({nr}): {type(err).__name__}: {err}",
-                                   INTERNAL_ERROR_STATUS)
-        wrapped.__cause__ = err
-        return wrapped
-
-    def exit_to_user_mode(self, t: Task) -> None:
-        """Pending signals on the way out of a system call (exit_to_user_mode_loop)."""
-        signo = get_signal(t)
+        signo = get_signal(t)  # until handlers run: default actions only
         if signo is not None:
             self.do_group_exit(t, signo)
 
+    def _pass_host_signals(self) -> None:
+        """Signals sysgate received (Ctrl-C: SIGINT) go to the guest's foreground
+        process group, as the terminal driver sends them (isig, kill_pgrp)."""
+        from sysgate.kernel.signal import send_signal
+
+        while self.sched.host_signals:
+            signo = self.sched.host_signals.popleft()
+            pgrp = self.fg_pgrp
+            targets = [t for t in self.tasks.values() if t.group.pgid == pgrp and t.state is not TaskState.DEAD]
+            if not targets:
+                targets = [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
+            seen = set()
+            for t in targets:
+                if t.group.tgid not in seen:
+                    seen.add(t.group.tgid)
+                    send_signal(t, signo, sig.SI_KERNEL)
+                    self.signal_wake_up(t)
+
+    def signal_wake_up(self, t: Task) -> None:
+        """A signal is pending for `t`: wake it from an interruptible wait."""
+        if t.sigpending and t.state is TaskState.BLOCKED:
+            self.sched.wake(t)
+
+    def reschedule(self, yield_cpu: bool = False) -> None:
+        """Called in a system call: stop the CPU on the way out so the run loop can act
+        (the current task blocked, exited, exec'd, or gives up the CPU)."""
+        self.resched = True
+        if yield_cpu:
+            self._yield = True
+
+    def exit_to_user_mode(self, t: Task) -> None:
+        """Work on the way out of a system call (exit_to_user_mode_loop): the run loop
+        delivers signals and switches tasks, so the CPU stops here."""
+        self.resched = False
+        t.in_syscall = True
+        if self.cpu is not None:
+            self.cpu.stop()
+
     def do_group_exit(self, t: Task, status: int) -> None:
         """End the process: `status` is a wait status (code << 8, or the signal number)."""
-        if self.exit_status is None:
+        from sysgate.kernel.exit import do_group_exit
+
+        do_group_exit(t, status)
+
+    # -- the process table's events ------------------------------------------------------
+
+    def pid_in_use(self, pid: int) -> bool:
+        """Whether `pid` still names a process group or session (alloc_pid skips it)."""
+        return any(t.group.pgid == pid or t.group.sid == pid for t in self.tasks.values())
+
+    def has_stopped_tasks(self) -> bool:
+        return any(t.state is TaskState.STOPPED for t in self.tasks.values())
+
+    def can_receive_host_signals(self) -> bool:
+        """Whether sysgate passes host signals on (then a wait for one is no deadlock)."""
+        return False
+
+    def task_created(self, parent: Task, child: Task) -> None:
+        if self.tracer is not None and hasattr(self.tracer, "task_created"):
+            self.tracer.task_created(parent, child)
+
+    def task_exited(self, t: Task) -> None:
+        if self.on_cpu is t:
+            self.on_cpu = None
+        if self.tracer is not None and hasattr(self.tracer, "task_exited"):
+            self.tracer.task_exited(t)
+
+    def task_execed(self, t: Task) -> None:
+        if self.tracer is not None and hasattr(self.tracer, "task_execed"):
+            self.tracer.task_execed(t)
+
+    def process_exited(self, g: ThreadGroup) -> None:
+        """The last thread of `g` is gone; the first program's end is the run's status."""
+        if g is self.first_group and self.exit_status is None and g.exit_code is not None:
+            status = g.exit_code
             if status & 0x7F:
                 self.exit_status = ExitStatus(signal=status & 0x7F)
             else:
                 self.exit_status = ExitStatus(code=(status >> 8) & 0xFF)
-        t.group.exit_code = status
-        if self.cpu is not None:
-            self.cpu.stop()
 
     def shutdown(self) -> None:
         """Release every task, the CPU and guest memory."""
+        seen: set[int] = set()
+        roots = set()
         for t in list(self.tasks.values()):
-            t.files.close_all()
-            t.fs.cwd.put()
-            t.mm.destroy()
-            if t.fs.root is not None:
-                t.fs.root.close()
+            for obj in (t.files, t.fs, t.mm):
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                if obj is t.files:
+                    t.files.close_all()
+                elif obj is t.fs:
+                    t.fs.cwd.put()
+                    if t.fs.root is not None:
+                        roots.add(t.fs.root)
+                elif t.state is not TaskState.DEAD:
+                    t.mm.destroy()
+        for root in roots:
+            root.close()
         self.tasks.clear()
+        self.on_cpu = None
+        self.sched.stop_watcher()
         if self.timekeeper is not None:
             self.timekeeper.stop()  # before the vvar page it writes goes away
             self.timekeeper = None

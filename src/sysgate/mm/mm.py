@@ -77,6 +77,41 @@ class Mm:
         self.hiwater_rss = 0
         self.vdso = 0  # mm->context.vdso: where the vDSO is mapped (0: none)
         self.vsyscall = False  # MM_CONTEXT_HAS_VSYSCALL: the gate area [vsyscall] exists
+        self.users = 1  # tasks using this address space (mm_users: CLONE_VM, vfork)
+
+    _INHERITED = ("mmap_base", "mmap_min_addr", "may_map_low", "stack_limit", "start_brk", "brk",
+                  "start_code", "end_code", "start_data", "end_data", "start_stack", "arg_start",
+                  "arg_end", "env_start", "env_end", "hiwater_vm", "hiwater_rss", "vdso", "vsyscall")
+
+    def dup(self) -> Mm:
+        """fork's copy of this address space (dup_mmap).
+
+        The child gets the same VMAs. Private pages (anonymous memory, private copies of
+        file pages, the vDSO's pages) are copied now, which is what copy-on-write
+        amounts to once either side writes; pages that are shared by nature (a file
+        mapped MAP_SHARED, shared anonymous memory, the vvar page) stay the same frames.
+        MemoryError when the frames run out (fork's ENOMEM).
+        """
+        new = Mm(self.phys, self.task_size)
+        for name in self._INHERITED:
+            setattr(new, name, getattr(self, name))
+        new.vmas = [Vma(v.start, v.end, v.prot, v.flags, v.file, v.pgoff, v.name, v.special).hold()
+                    for v in self.vmas]
+        new._reindex()
+        phys = self.phys
+        pt = new.pt
+        try:
+            for vpn, pte in self.pt.items():
+                pfn = pte >> PAGE_SHIFT
+                if phys.is_anon(pfn):
+                    copy = phys.alloc()
+                    phys.page(copy)[:] = phys.page(pfn)
+                    pte = (copy << PAGE_SHIFT) | (pte & ~PAGE_MASK)
+                pt[vpn] = pte
+        except MemoryError:
+            new.destroy()
+            raise
+        return new
 
     # -- VMA list ---------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from sysgate.kernel.kernel import FIRST_PID
-from sysgate.kernel.task import Task
+from sysgate.kernel.task import Task, ThreadGroup
 from sysgate.uapi.errno import Errno
 from tests.conftest import EDGE, KERNEL_ADDR, RO_PAGE, UNMAPPED, USER_BUF, sys
 from tests.unit.guestmem import peek, poke
@@ -112,7 +112,8 @@ def test_unknown_pid_matches_host(task: Task, name: str, pid: int) -> None:
 
 
 def test_group_and_session_follow_the_thread_group(task: Task) -> None:
-    task.group.pgid, task.group.sid, task.group.ppid = 77, 66, 55
+    task.group.pgid, task.group.sid = 77, 66
+    task.group.parent = ThreadGroup(tgid=55, pgid=55, sid=55, rlimits=list(task.group.rlimits))
     assert sys(task, "getpgrp") == sys(task, "getpgid", 0) == sys(task, "getpgid", task.pid) == 77
     assert sys(task, "getsid", 0) == 66
     assert sys(task, "getppid") == 55

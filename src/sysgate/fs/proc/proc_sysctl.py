@@ -38,6 +38,15 @@ _boot_ids: weakref.WeakKeyDictionary[Kernel, str] = weakref.WeakKeyDictionary()
 Value = Callable[["Task"], str]
 
 
+def _uuid(t: Task) -> str:
+    """A fresh random UUID on every read, as /proc/sys/kernel/random/uuid."""
+    return str(uuid.UUID(bytes=t.kernel.random_bytes(16), version=4))
+
+
+def _mmap_min_addr(t: Task) -> str:
+    return str(t.mm.mmap_min_addr)
+
+
 def _boot_id(t: Task) -> str:
     """random/boot_id: one random UUID per boot of the kernel."""
     k = t.kernel
@@ -92,13 +101,13 @@ TABLE: Table = {
             "boot_id": (0o444, _boot_id, None),
             "entropy_avail": (0o444, lambda t: "256", None),
             "poolsize": (0o444, lambda t: "256", None),
-            "uuid": (0o444, lambda t: str(uuid.UUID(bytes=t.kernel.random_bytes(16), version=4)), None),
+            "uuid": (0o444, _uuid, None),
         },
         "randomize_va_space": (0o444, lambda t: str(RANDOMIZE_VA_SPACE), None),
         "version": (0o444, lambda t: UTS_VERSION.decode("latin-1"), None),
     },
     "vm": {
-        "mmap_min_addr": (0o444, lambda t: str(t.mm.mmap_min_addr), None),
+        "mmap_min_addr": (0o444, _mmap_min_addr, None),
         "overcommit_memory": (0o444, lambda t: "0", None),
         "overcommit_ratio": (0o444, lambda t: "50", None),
     },
