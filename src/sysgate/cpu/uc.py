@@ -49,6 +49,8 @@ _MASK64 = (1 << 64) - 1
 _SYSCALL_REGS = ["rax", "rdi", "rsi", "rdx", "r10", "r8", "r9", "rip", "rflags"]
 _SYSRET_REGS = ["rax", "rcx", "r11"]
 _UC_CTL_TB_REMOVE_CACHE = 9
+# unicorn/x86.h register numbers of the x87 and SSE state (get_fxsave/set_fxsave)
+_FPSW, _FPCW, _FPTAG, _FIP, _FDP, _FOP, _ST0, _XMM0 = 31, 246, 247, 254, 256, 258, 114, 122
 _UC_CTL_TB_FLUSH = 10
 _UC_CTL_TLB_FLUSH = 11
 
@@ -66,6 +68,7 @@ class UnicornCpu:
         self.on_syscall: SyscallEntry = _no_kernel
         self.on_interrupt: IntrHandler = None
         self.skip_sysret = False
+        self._identity_fill = False  # see _unmap_chunk
         self._stop_requested = False
         self._vector = -1
         self._error: BaseException | None = None
@@ -86,7 +89,17 @@ class UnicornCpu:
 
     def _unmap_chunk(self, chunk: Chunk) -> None:
         if self.uc is not None:
-            check(lib.uc_mem_unmap(self.uc, chunk.index << CHUNK_SHIFT, chunk.size))
+            # uc_mem_unmap drops the chunk's translated code (uc_invalidate_tb), taking its
+            # physical address for a virtual one and asking the TLB-fill hook for it: the
+            # hook answers with the identity while this runs, or the failed fill would be
+            # taken for the running guest's page fault (an exec that releases a MAP_SHARED
+            # file chunk died of SIGSEGV at the chunk's address).
+            self._identity_fill = True
+            try:
+                check(lib.uc_mem_unmap(self.uc, chunk.index << CHUNK_SHIFT, chunk.size))
+            finally:
+                self._identity_fill = False
+                self.flush_tlb()
 
     def _setup_buffers(self) -> None:
         n = len(_SYSCALL_REGS)
@@ -124,6 +137,10 @@ class UnicornCpu:
                 cpu._fail(exc, "syscall")
 
         def tlb_fill(handle: Any, vaddr: int, access_type: int, result: Any, user_data: Any) -> bool:
+            if cpu._identity_fill:
+                result.paddr = vaddr & ~0xFFF
+                result.perms = 7
+                return True
             try:
                 pte = cpu.mm.fill(vaddr, 1 << (access_type - 16))
             except BaseException as exc:  # noqa: BLE001
@@ -296,8 +313,25 @@ class UnicornCpu:
         return (old_exception[0] if len(old_exception) == 1 else -1), invalid_addr
 
     def stop(self) -> None:
+        """End run() at the next block boundary (also from another thread: preemption)."""
         self._stop_requested = True
-        lib.uc_emu_stop(self.uc)
+        uc = self.uc
+        if uc is not None:
+            lib.uc_emu_stop(uc)
+
+    # -- task switches --------------------------------------------------------------
+
+    def save_context(self) -> bytes:
+        """The CPU state of the task leaving the CPU: registers, FS/GS base, x87/SSE."""
+        ctx, size = self._ctx
+        check(lib.uc_context_save(self.uc, ctx))
+        return bytes(ffi.buffer(ctx, size))
+
+    def restore_context(self, blob: bytes) -> None:
+        """Load a state save_context() returned (the task coming onto the CPU)."""
+        ctx, size = self._ctx
+        ffi.buffer(ctx, size)[:] = blob
+        check(lib.uc_context_restore(self.uc, ctx))
 
     # -- registers ----------------------------------------------------------------
 
@@ -318,6 +352,67 @@ class UnicornCpu:
         ptrs = ffi.new("void *[]", [vals + i for i in range(n)])
         regs = ffi.new("int[]", [REG[x] for x in values])
         check(lib.uc_reg_write_batch(self.uc, regs, ptrs, n))
+
+    # -- x87/SSE state (the FXSAVE image a signal frame holds) -----------------------
+
+    def get_fxsave(self) -> bytes:
+        """The 512-byte FXSAVE64 image of the x87 and SSE registers, as `fxsave64` stores it.
+
+        Read register by register through the C API with 16-byte buffers (the binding's
+        XMM reads keep only 64 bits: UNICORN-NOTES). The tag word is stored abridged
+        (one bit per physical register, set when it is not empty); MXCSR_MASK is 0xffff,
+        the mask of a CPU with DAZ; bytes 416-511 are left zero for the kernel to fill.
+        """
+        buf = ffi.new("uint8_t[16]")
+
+        def read(reg: int, n: int) -> bytes:
+            check(lib.uc_reg_read(self.uc, reg, buf))
+            return bytes(ffi.buffer(buf, n))
+
+        def word(reg: int) -> int:
+            buf[0:16] = bytes(16)
+            return int.from_bytes(read(reg, 8), "little")
+
+        fcw, fsw, ftw = word(_FPCW), word(_FPSW), word(_FPTAG)
+        abridged = sum(1 << i for i in range(8) if (ftw >> 2 * i) & 3 != 3)
+        image = bytearray(512)
+        image[0:24] = (fcw.to_bytes(2, "little") + fsw.to_bytes(2, "little") + bytes((abridged, 0))
+                       + (word(_FOP) & 0x7FF).to_bytes(2, "little") + word(_FIP).to_bytes(8, "little")
+                       + word(_FDP).to_bytes(8, "little"))
+        image[24:32] = (word(REG["mxcsr"]) & 0xFFFFFFFF).to_bytes(4, "little") + (0xFFFF).to_bytes(4, "little")
+        for i in range(8):
+            buf[0:16] = bytes(16)
+            image[32 + 16 * i : 42 + 16 * i] = read(_ST0 + i, 10)
+        for i in range(16):
+            image[160 + 16 * i : 176 + 16 * i] = read(_XMM0 + i, 16)
+        return bytes(image)
+
+    def set_fxsave(self, image: bytes) -> None:
+        """Load the x87 and SSE registers from a 512-byte FXSAVE64 image (`fxrstor64`).
+
+        The status word goes first: it holds TOP, and ST(i) are written relative to it.
+        """
+        buf = ffi.new("uint8_t[16]")
+
+        def write(reg: int, data: bytes) -> None:
+            buf[0:16] = data.ljust(16, b"\0")
+            check(lib.uc_reg_write(self.uc, reg, buf))
+
+        def le(a: int, b: int) -> bytes:
+            return image[a:b]
+
+        write(_FPSW, le(2, 4))
+        write(_FPCW, le(0, 2))
+        abridged = image[4]
+        write(_FPTAG, sum((0 if abridged >> i & 1 else 3) << 2 * i for i in range(8)).to_bytes(2, "little"))
+        write(_FOP, le(6, 8))
+        write(_FIP, le(8, 16))
+        write(_FDP, le(16, 24))
+        write(REG["mxcsr"], le(24, 28))
+        for i in range(8):
+            write(_ST0 + i, le(32 + 16 * i, 42 + 16 * i))
+        for i in range(16):
+            write(_XMM0 + i, le(160 + 16 * i, 176 + 16 * i))
 
     def set_pc_in_syscall(self, pc: int) -> None:
         # Unicorn adds the length of `syscall` (2) to RIP after the hook returns.

@@ -1,5 +1,5 @@
 """Clocks and sleeping: clock_gettime, clock_getres, gettimeofday, time, times,
-nanosleep, clock_nanosleep.
+nanosleep, clock_nanosleep (interruptible, with restart_syscall).
 
 Counterpart: kernel/time/posix-timers.c, posix-stubs.c, time.c, hrtimer.c and
 posix-cpu-timers.c. The wall and monotonic clocks are the host's (translated by
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.arch.x86_64.structs import TIMESPEC, TIMEZONE, TMS, pack_timespec, pack_timeval
 from sysgate.argtypes import OUT, Arg, ClockId, UserPtr, struct_in, struct_out
 from sysgate.errors import KernelError
+from sysgate.kernel.wait import block, signal_pending
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, put_user_s64
 from sysgate.syscall import Support, syscall
 from sysgate.uapi import time as lt
@@ -136,28 +137,52 @@ def sys_times(t: Task, tbuf: TmsOut) -> int:
     return (((1 << 32) - 300 * 250) * 100 // 250 + boot * 100 // lt.NSEC_PER_SEC) & ((1 << 64) - 1)
 
 
-def _sleep_until(t: Task, clock: int, deadline_ns: int) -> None:
-    while True:
-        left = deadline_ns - clock_now(t, clock)
-        if left <= 0:
-            return
-        time.sleep(left / lt.NSEC_PER_SEC)
+def do_nanosleep(t: Task, clock: int, expires: int, rmtp: int, absolute: bool) -> int:
+    """Sleep until `expires` on `clock` (hrtimer_nanosleep, do_nanosleep).
+
+    A signal ends the sleep with -ERESTART_RESTARTBLOCK after the remaining time is
+    written to `rmtp`, and restart_syscall then sleeps on to the same expiry (an absolute
+    sleep simply restarts: -ERESTARTNOHAND). The sleep itself is a wait with a deadline
+    (sysgate.kernel.wait), so other tasks run meanwhile."""
+    now = clock_now(t, clock)
+    if now >= expires:
+        return 0
+    if signal_pending(t):
+        if absolute:
+            raise KernelError(Errno.ERESTARTNOHAND)
+        if rmtp:
+            copy_to_user(t.mm, rmtp, pack_timespec(expires - now))
+        t.restart_block = lambda tt: do_nanosleep(tt, clock, expires, rmtp, False)
+        raise KernelError(Errno.ERESTART_RESTARTBLOCK)
+    block(t, deadline=time.monotonic_ns() + (expires - now), restart=Errno.ERESTART_RESTARTBLOCK)
 
 
-@syscall(support=Support.PARTIAL, note="not interruptible by signals yet (no EINTR, rem untouched)")
+@syscall()
 def sys_nanosleep(t: Task, rqtp: TimespecIn, rmtp: RemainOut) -> int:
     """high-resolution sleep"""
-    sec, nsec = get_timespec(t, rqtp)
-    if not timespec_valid(sec, nsec):
-        raise KernelError(Errno.EINVAL)
-    _sleep_until(t, lt.CLOCK_MONOTONIC, clock_now(t, lt.CLOCK_MONOTONIC) + sec * lt.NSEC_PER_SEC + nsec)
-    return 0
+    st = t.call_state()
+    if "expires" not in st.data:
+        sec, nsec = get_timespec(t, rqtp)
+        if not timespec_valid(sec, nsec):
+            raise KernelError(Errno.EINVAL)
+        t.restart_block = None
+        st.data["expires"] = clock_now(t, lt.CLOCK_MONOTONIC) + sec * lt.NSEC_PER_SEC + nsec
+    return do_nanosleep(t, lt.CLOCK_MONOTONIC, st.data["expires"], rmtp, False)
 
 
-@syscall(support=Support.PARTIAL, note="not interruptible by signals yet (no EINTR, rem untouched)")
+@syscall()
 def sys_clock_nanosleep(t: Task, which_clock: ClockId, flags: ClockFlags, rqtp: TimespecIn,
                         rmtp: RemainOut) -> int:
     """high-resolution sleep with specifiable clock"""
+    st = t.call_state()
+    absolute = bool(flags & lt.TIMER_ABSTIME)
+    if "expires" not in st.data:
+        st.data["expires"] = _clock_nanosleep_expiry(t, which_clock, flags, rqtp)
+        t.restart_block = None
+    return do_nanosleep(t, which_clock, st.data["expires"], 0 if absolute else rmtp, absolute)
+
+
+def _clock_nanosleep_expiry(t: Task, which_clock: int, flags: int, rqtp: int) -> int:
     if which_clock >= 0 and which_clock not in _HOST:
         raise KernelError(Errno.EINVAL)
     if which_clock in _NO_NSLEEP or (which_clock < 0 and which_clock & 7 == CLOCKFD):
@@ -176,5 +201,4 @@ def sys_clock_nanosleep(t: Task, which_clock: ClockId, flags: ClockFlags, rqtp: 
     target = sec * lt.NSEC_PER_SEC + nsec
     if not flags & lt.TIMER_ABSTIME:
         target += clock_now(t, which_clock)
-    _sleep_until(t, which_clock, target)
-    return 0
+    return target

@@ -201,6 +201,10 @@ def siginfo_bytes(info: SigInfo) -> bytes:
     uid. A signal the kernel sends on its own behalf (SEND_SIG_PRIV: SI_KERNEL without
     an address) carries neither, whoever made the kernel send it.
     """
+    if info.raw is not None:
+        return info.raw.ljust(SIGINFO_SIZE, b"\0")[:SIGINFO_SIZE]  # the sender made it whole (SIGCHLD, timers)
+    if info.raw is not None:  # the sender's whole siginfo_t (sigqueue, timers, SIGCHLD)
+        return info.raw
     data = bytearray(SIGINFO_SIZE)
     _HEAD.pack_into(data, 0, info.signo, 0, info.code)
     if info.addr is not None:

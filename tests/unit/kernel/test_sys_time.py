@@ -9,6 +9,7 @@ import time
 import pytest
 
 from sysgate.kernel.task import Task
+from sysgate.kernel.wait import Blocked
 from sysgate.uapi import time as lt
 from sysgate.uapi.errno import Errno
 from tests.conftest import EDGE, KERNEL_ADDR, RO_PAGE, UNMAPPED, USER_BUF, sys
@@ -159,10 +160,23 @@ def test_times_efault(task: Task, bad: int) -> None:
     assert sys(task, "times", bad) == -Errno.EFAULT
 
 
+def sleeping(task: Task, name: str, *args: int) -> int:
+    """Run a call that may wait as the scheduler would: on Blocked, sleep to its deadline
+    (kernel/wait.py) and run it again."""
+    while True:
+        try:
+            return sys(task, name, *args)
+        except Blocked:
+            st = task.call_state()
+            assert st.deadline is not None, "a sleep waits with a deadline"
+            time.sleep(max(0, st.deadline - time.monotonic_ns()) / 1e9)
+            st.timed_out = True
+
+
 def test_nanosleep_sleeps(task: Task) -> None:
     poke(task, TS, "qq", 0, 2_000_000)
     start = time.monotonic_ns()
-    assert sys(task, "nanosleep", TS, 0) == 0
+    assert sleeping(task, "nanosleep", TS, 0) == 0
     assert time.monotonic_ns() - start >= 2_000_000
 
 
@@ -189,14 +203,14 @@ def test_nanosleep_efault(task: Task, bad: int) -> None:
 def test_clock_nanosleep_relative_and_absolute(task: Task, clock: int) -> None:
     poke(task, TS, "qq", 0, 1_000_000)
     start = time.monotonic_ns()
-    assert sys(task, "clock_nanosleep", clock, 0, TS, KERNEL_ADDR) == 0
+    assert sleeping(task, "clock_nanosleep", clock, 0, TS, KERNEL_ADDR) == 0
     assert time.monotonic_ns() - start >= 1_000_000
     poke(task, TS, "qq", 0, 0)  # long past
     assert sys(task, "clock_nanosleep", clock, lt.TIMER_ABSTIME, TS, 0) == 0
     assert sys(task, "clock_gettime", clock, TS) == 0
     sec, nsec = peek(task, TS, "qq")
     poke(task, TS, "qq", sec, nsec + 1_000_000 if nsec < 999_000_000 else nsec)
-    assert sys(task, "clock_nanosleep", clock, lt.TIMER_ABSTIME, TS, 0) == 0
+    assert sleeping(task, "clock_nanosleep", clock, lt.TIMER_ABSTIME, TS, 0) == 0
     assert sys(task, "clock_gettime", clock, TS + 16) == 0
     assert ns(peek(task, TS + 16, "qq")) >= ns(peek(task, TS, "qq"))
 
@@ -244,3 +258,47 @@ def test_nanosleep_errors_match_host(task: Task) -> None:
         poke(task, TS, "qq", sec, nsec)
         assert sys(task, "nanosleep", TS, 0) == host_sys("nanosleep", addr(ts), 0)
     assert sys(task, "nanosleep", UNMAPPED, 0) == host_sys("nanosleep", 0x10, 0)
+
+
+# -- interrupted sleeps (hrtimer_nanosleep, do_nanosleep) ------------------------------------
+
+
+def _interrupt(task: Task) -> None:
+    task.sigpending = True  # a signal arrived while the call waited
+
+
+def test_nanosleep_interrupted_writes_rem_and_restarts_to_the_same_expiry(task: Task) -> None:
+    poke(task, TS, "qq", 5, 0)
+    with pytest.raises(Blocked):
+        sys(task, "nanosleep", TS, TS + 16)
+    _interrupt(task)
+    assert sys(task, "nanosleep", TS, TS + 16) == -Errno.ERESTART_RESTARTBLOCK
+    sec, nsec = peek(task, TS + 16, "qq")
+    assert 4 <= sec <= 5 and 0 <= nsec < 1_000_000_000
+    assert task.restart_block is not None
+    task.sigpending = False
+    with pytest.raises(Blocked):  # restart_syscall sleeps on
+        sys(task, "restart_syscall")
+    _interrupt(task)
+    assert sys(task, "restart_syscall") == -Errno.ERESTART_RESTARTBLOCK
+    assert ns(peek(task, TS + 16, "qq")) <= sec * 1_000_000_000 + nsec
+
+
+def test_nanosleep_interrupted_rem_efault(task: Task) -> None:
+    poke(task, TS, "qq", 5, 0)
+    _interrupt(task)
+    assert sys(task, "nanosleep", TS, KERNEL_ADDR) == -Errno.EFAULT
+
+
+def test_absolute_clock_nanosleep_interrupted_restarts_without_rem(task: Task) -> None:
+    assert sys(task, "clock_gettime", lt.CLOCK_MONOTONIC, TS) == 0
+    sec, nsec = peek(task, TS, "qq")
+    poke(task, TS, "qq", sec + 5, nsec)
+    poke(task, TS + 16, "qq", 7, 7)
+    _interrupt(task)
+    assert sys(task, "clock_nanosleep", lt.CLOCK_MONOTONIC, lt.TIMER_ABSTIME, TS, TS + 16) == -Errno.ERESTARTNOHAND
+    assert peek(task, TS + 16, "qq") == (7, 7)
+
+
+def test_restart_syscall_without_a_restart_is_eintr(task: Task) -> None:
+    assert sys(task, "restart_syscall") == -Errno.EINTR
