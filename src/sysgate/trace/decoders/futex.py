@@ -11,10 +11,12 @@ unknown command shows everything raw. Every argument is printed at entry.
 
 from __future__ import annotations
 
+import struct
+
 from sysgate.syscall import Param
 from sysgate.trace.decoders.time import print_timespec
-from sysgate.trace.printers import U32, Ctx, addr, printer, xval, xval_printer
-from sysgate.trace.xlat import Xlat, comment, printxval
+from sysgate.trace.printers import U32, Ctx, addr, print_array, printer, xval, xval_printer
+from sysgate.trace.xlat import Xlat, comment, printflags, printxval
 from sysgate.uapi import futex as fx
 
 _PRIV = fx.FUTEX_PRIVATE_FLAG
@@ -122,3 +124,31 @@ def sprint_wake_op(style: str, val3: int) -> str:
     text, named = _xval_known(style, WAKECMPS, (val3 >> 24) & 0xF)
     out += text + "<<24" + ("" if named else comment("FUTEX_OP_CMP_???")) + "|"
     return out + xval(val3 & 0xFFF)
+
+
+# -- futex_waitv --------------------------------------------------------------------------
+
+FUTEX_WAITER_FLAGS = Xlat.of([(2, "FUTEX_32"), (fx.FUTEX_PRIVATE_FLAG, "FUTEX_PRIVATE_FLAG")])
+"""strace's futex_waiter_flags: FUTEX2_SIZE_U32 under its first name, FUTEX_32."""
+FUTEX_WAITV_MAX = 128
+
+
+@printer("futex_waitv")
+def p_futex_waitv(ctx: Ctx, v: int, p: Param) -> str:
+    """print_waiter_array: `[{val=0x1, uaddr=0x..., flags=FUTEX_32|FUTEX_PRIVATE_FLAG}, ...]`,
+    with `__reserved=` only when it is set, and at most FUTEX_WAITV_MAX elements."""
+    style = ctx.opts.xlat_style
+
+    def waiter(data: bytes) -> str:
+        val, uaddr, flags, reserved = struct.unpack("<QQII", data)
+        flag_text = printflags(style, FUTEX_WAITER_FLAGS, flags, "FUTEX_???")
+        text = f"{{val={xval(val)}, uaddr={addr(uaddr)}, flags={flag_text}"
+        if reserved:
+            text += f", __reserved={xval(reserved)}"
+        return text + "}"
+
+    nr = ctx.arg("nr_futexes") & U32
+    text = print_array(ctx, v, min(nr, FUTEX_WAITV_MAX), 24, waiter)
+    if nr > FUTEX_WAITV_MAX and text.endswith("}]"):
+        text = text[:-1] + ", ...]"  # print_waiter stops after FUTEX_WAITV_MAX
+    return text
