@@ -29,8 +29,19 @@ from sysgate.uapi.fcntl import (
 )
 
 if TYPE_CHECKING:
+    from sysgate.fs.eventpoll import EventPoll
     from sysgate.kernel.task import Task
+    from sysgate.kernel.wait import WaitQueue
     from sysgate.mm.vma import MappedFile
+
+DEFAULT_POLLMASK = 0x1 | 0x4 | 0x40 | 0x100
+"""include/linux/poll.h: POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, what a file without a
+->poll operation reports (always ready)."""
+
+PollWait = tuple["list[WaitQueue]", "list[tuple[int, int]]"]
+"""What to sleep on until a file's readiness may change: kernel wait queues, and host
+(fd, poll events) pairs. The events of a host pair are the ones the file can become
+ready for; a waiter narrows them to the ones it asked for."""
 
 # f_mode bits (include/linux/fs.h)
 FMODE_READ = 0x1
@@ -120,7 +131,7 @@ class File:
         self.refs = 0
         self.created = False  # FMODE_CREATED: this open() created the file
         self.owner = FileOwner()  # F_SETOWN: who gets SIGIO
-
+        self.f_ep: list[EventPoll] | None = None  # the epoll instances watching this file
 
     # -- lifetime ---------------------------------------------------------------
 
@@ -131,6 +142,9 @@ class File:
     def put(self) -> None:
         self.refs -= 1
         if self.refs == 0:
+            if self.f_ep:  # __fput -> eventpoll_release: the registrations go with the file
+                for ep in list(self.f_ep):
+                    ep.file_released(self)
             self.release()
 
     def release(self) -> None:
@@ -167,6 +181,34 @@ class File:
 
     def stat(self) -> Kstat:
         raise KernelError(Errno.EBADF)
+
+    # -- readiness (f_op->poll) -----------------------------------------------------
+
+    def poll(self, t: Task | None) -> int:
+        """The POLL*/EPOLL* events the file is ready for now (vfs_poll). A file without a
+        ->poll operation is always readable and writable."""
+        return DEFAULT_POLLMASK
+
+    def poll_wait(self) -> PollWait:
+        """What a task sleeps on until poll() may change (the poll_wait() calls of
+        ->poll). Nothing, for a file that is always ready."""
+        return [], []
+
+    poll_wait_exact = False
+    """Whether poll_wait's host events are exactly what to wait for (an epoll instance's,
+    which depend on its own interest list), not to be narrowed by the waiter."""
+
+    def poll_seq(self) -> int:
+        """A count that changes at every wake-up of the file's waiters (a write into a
+        pipe, an eventfd add, a timer expiry): how epoll sees an edge (EPOLLET) when the
+        ready mask itself does not change. 0 for files that have no such events."""
+        return 0
+
+    @property
+    def can_poll(self) -> bool:
+        """file_can_poll: whether the file has a ->poll operation (epoll refuses the
+        others with EPERM; poll and select take them as always ready)."""
+        return False
 
     def ioctl(self, t: Task, cmd: int, arg: int) -> int:
         raise KernelError(Errno.ENOTTY)

@@ -7,20 +7,44 @@ errors come back as Linux errnos through sysgate.host.
 
 A file opened inside a root folder knows that root (HostFile.root): its d_path is the
 path the guest sees, and the root's /dev lists the kernel's device nodes too.
+
+Waiting: a read or write that would block on a descriptor shared with host processes
+(a terminal, a pipe or socket sysgate inherited as stdin/stdout/stderr, a device)
+must not block sysgate, which runs every guest task. Before a blocking read the
+descriptor is polled with timeout 0 and, if not ready, the task waits for it
+(wait_host_fd) and the call is run again. Writes to pipes use RWF_NOWAIT, so a full
+pipe also makes the task wait (and a blocking write still writes everything, as
+pipe_write does); writes to terminals and other devices are polled first, and a
+write larger than the room the device has left can still block sysgate briefly.
+Regular files, directories and block devices never wait, as in Linux. Pipes and
+FIFOs sysgate makes itself are fs/pipe.py's PipeFile, whose host descriptor is
+always O_NONBLOCK.
 """
 
 from __future__ import annotations
 
 import fcntl as host_fcntl
 import os
+import select
 import stat as host_stat
 import struct
 import sys
 from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
-from sysgate.fs.file import FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, Dirent, File, Kstat
+from sysgate.fs.file import (
+    DEFAULT_POLLMASK,
+    FMODE_LSEEK,
+    FMODE_PREAD,
+    FMODE_PWRITE,
+    RWF_NOWAIT,
+    Dirent,
+    File,
+    Kstat,
+    PollWait,
+)
 from sysgate.host import HOST_AT_FDCWD, fd_path, host_syscall, kernel_error, open_flags_to_host
+from sysgate.kernel.wait import signal_pending, wait_host_fd
 from sysgate.mm.vma import MappedFile
 from sysgate.uapi import stat as ls
 from sysgate.uapi.errno import Errno
@@ -50,6 +74,27 @@ TTY_IOCTL_SIZES = {TCGETS: 36, TCSETS: 36, TCSETSW: 36, TCSETSF: 36, TIOCGWINSZ:
                    TIOCSWINSZ: 8, TIOCGPGRP: 4, TIOCSPGRP: 4}
 TTY_IOCTL_OUT = {TCGETS, TIOCGWINSZ, TIOCGPGRP}
 
+POLL_ALL = (select.POLLIN | select.POLLPRI | select.POLLOUT | select.POLLRDNORM | select.POLLRDBAND
+            | select.POLLWRNORM | select.POLLWRBAND | select.POLLMSG | getattr(select, "POLLRDHUP", 0x2000))
+"""Every event a host poll can report; on a Linux host the bits are the guest's own."""
+HOST_RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 0)
+
+
+def host_poll(fd: int, events: int = POLL_ALL) -> int:
+    """The host's current poll mask of `fd` (a poll with timeout 0)."""
+    p = select.poll()
+    p.register(fd, events)
+    try:
+        ready = p.poll(0)
+    except OSError as exc:
+        raise kernel_error(exc) from None
+    return ready[0][1] if ready else 0
+
+
+def call_data(t: Task) -> dict[str, object]:
+    """The progress a waiting call keeps across its runs (kernel.wait.CallState.data)."""
+    return t.call_state().data
+
 
 def kstat_from_host(st: os.stat_result) -> Kstat:
     """A Kstat from a host stat result (st_dev is already in the kernel's encoding on Linux)."""
@@ -77,6 +122,10 @@ class HostFile(File):
         self._mapping: MappedFile | None = None
         self._entries: list[Dirent] | None = None
         self._dir_pos = 0
+        # Reads and writes that can wait: pipes, FIFOs, sockets, terminals and devices.
+        self.waits = host_stat.S_IFMT(st.st_mode) in (host_stat.S_IFIFO, host_stat.S_IFCHR, host_stat.S_IFSOCK)
+        self.host_nonblock = False  # PipeFile: the host fd is always O_NONBLOCK, the guest's flag is f_flags
+        self._can_poll: bool | None = None
 
     def release(self) -> None:
         if self._mapping is not None:
@@ -98,13 +147,37 @@ class HostFile(File):
             return self.root.guest_path(path) or path
         return path
 
+    @property
+    def nonblock(self) -> bool:
+        """The guest's O_NONBLOCK."""
+        return bool(self.f_flags & O_NONBLOCK)
+
     def read(self, t: Task, count: int) -> bytes:
+        if self.waits:
+            return self.read_waiting(t, count, self.nonblock)
         try:
             return os.read(self.fd, count)
         except OSError as exc:
             raise kernel_error(exc) from None
 
+    def read_waiting(self, t: Task, count: int, nonblock: bool) -> bytes:
+        """A read that waits (for a blocking file) instead of blocking sysgate."""
+        if not self.host_nonblock and not host_poll(self.fd, select.POLLIN | select.POLLPRI):
+            if nonblock:
+                raise KernelError(Errno.EAGAIN)
+            wait_host_fd(t, self.fd, select.POLLIN)
+        try:
+            return os.read(self.fd, count)
+        except BlockingIOError:
+            if nonblock:
+                raise KernelError(Errno.EAGAIN) from None
+            wait_host_fd(t, self.fd, select.POLLIN)
+        except OSError as exc:
+            raise kernel_error(exc) from None
+
     def write(self, t: Task, data: bytes) -> int:
+        if self.waits:
+            return self.write_waiting(t, data, self.nonblock)
         try:
             return os.write(self.fd, data)
         except BrokenPipeError:
@@ -113,6 +186,75 @@ class HostFile(File):
             raise KernelError(Errno.EPIPE) from None
         except OSError as exc:
             raise kernel_error(exc) from None
+
+    def _write_once(self, data: bytes) -> int:
+        """One write that never blocks sysgate, or BlockingIOError."""
+        if self.host_nonblock:
+            return os.write(self.fd, data)
+        if self.is_pipe and HOST_RWF_NOWAIT:
+            try:
+                return os.pwritev(self.fd, [data], -1, HOST_RWF_NOWAIT)
+            except OSError as exc:
+                if exc.errno not in (95, 22):  # EOPNOTSUPP, EINVAL: a host without it
+                    raise
+        if not host_poll(self.fd, select.POLLOUT):
+            raise BlockingIOError
+        return os.write(self.fd, data)
+
+    def write_waiting(self, t: Task, data: bytes, nonblock: bool) -> int:
+        """pipe_write's rules: a blocking write writes everything before it returns
+        (the count so far is kept across the waits), a signal after some progress returns
+        that count, no reader gives SIGPIPE and EPIPE (or the count). Writes of at most
+        PIPE_BUF bytes are atomic: the host writes them whole or not at all."""
+        if not data:
+            return 0  # pipe_write: nothing to write is no write, even without readers
+        state = call_data(t) if not nonblock else {}
+        done = state.get("written", 0)
+        assert isinstance(done, int)
+        while done < len(data):
+            try:
+                n = self._write_once(data[done:])
+            except BlockingIOError:
+                if nonblock:
+                    if done:
+                        return done
+                    raise KernelError(Errno.EAGAIN) from None
+                if done and signal_pending(t):
+                    return done
+                state["written"] = done
+                wait_host_fd(t, self.fd, select.POLLOUT)
+            except BrokenPipeError:
+                t.send_sigpipe()
+                if done:
+                    return done
+                raise KernelError(Errno.EPIPE) from None
+            except OSError as exc:
+                if done:
+                    return done
+                raise kernel_error(exc) from None
+            done += n
+            if nonblock:
+                break
+        return done
+
+    # -- readiness ----------------------------------------------------------------
+
+    def poll(self, t: Task | None) -> int:
+        if not self.waits:
+            return DEFAULT_POLLMASK  # regular files, directories, block devices: always ready
+        return host_poll(self.fd)
+
+    def poll_wait(self) -> PollWait:
+        if not self.waits:
+            return [], []
+        return [], [(self.fd, select.POLLIN | select.POLLPRI | select.POLLOUT)]
+
+    @property
+    def can_poll(self) -> bool:
+        """Whether the host file has a ->poll: the host's epoll_ctl answers (EPERM if not)."""
+        if self._can_poll is None:
+            self._can_poll = self.waits and _host_can_poll(self.fd)
+        return self._can_poll
 
     def pread(self, t: Task, count: int, pos: int) -> bytes:
         if not self.f_mode & FMODE_PREAD:
@@ -131,6 +273,8 @@ class HostFile(File):
             raise kernel_error(exc) from None
 
     def read_flags(self, t: Task, count: int, pos: int | None, flags: int) -> bytes:
+        if self.is_pipe and pos is None:
+            return self.read_waiting(t, count, self.nonblock or bool(flags & RWF_NOWAIT))
         # The host's preadv2 applies the RWF_* flags exactly (pos -1: the file offset).
         buf = bytearray(count)
         try:
@@ -140,6 +284,8 @@ class HostFile(File):
         return bytes(buf[:n])
 
     def write_flags(self, t: Task, data: bytes, pos: int | None, flags: int) -> int:
+        if self.is_pipe and pos is None:
+            return self.write_waiting(t, data, self.nonblock or bool(flags & RWF_NOWAIT))
         try:
             return os.pwritev(self.fd, [data], -1 if pos is None else pos, flags)
         except BrokenPipeError:
@@ -289,6 +435,17 @@ class HostFile(File):
         return pos
 
 
+def _host_can_poll(fd: int) -> bool:
+    ep = select.epoll()
+    try:
+        ep.register(fd, select.EPOLLIN)
+    except OSError:
+        return False
+    finally:
+        ep.close()
+    return True
+
+
 def _dtype(entry: os.DirEntry[str]) -> int:
     try:
         if entry.is_symlink():
@@ -303,14 +460,15 @@ def _dtype(entry: os.DirEntry[str]) -> int:
 
 
 def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path: str,
-              resolve: int = 0, root: Root | None = None, ftype: int = 0) -> HostFile:
+              resolve: int = 0, root: Root | None = None, ftype: int = 0, t: Task | None = None) -> HostFile:
     """open() on the host (flags in Linux terms) and wrap the result.
 
     `resolve` (openat2's RESOLVE_* flags) needs the host's openat2, which a Linux host
     has; elsewhere it gives ENOSYS. Inside a root folder (`root`, with what the walk
     found there as `ftype`), the walk has resolved the path already: a name relative to
     a directory is opened without following it, and a host device node gives EACCES,
-    as on a file system mounted nodev (may_open).
+    as on a file system mounted nodev (may_open). A FIFO is opened by fs/pipe.py with
+    fifo_open's waits, for task `t`.
     """
     host_flags = open_flags_to_host(flags) | os.O_CLOEXEC
     follow = True
@@ -322,6 +480,10 @@ def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path:
             host_flags |= os.O_NOFOLLOW
             follow = False
     created = bool(flags & O_CREAT) and (bool(flags & O_EXCL) or not _exists(dirfd, path, follow))
+    if not flags & O_PATH and not resolve and _is_fifo(dirfd, path, ftype, follow and not host_flags & os.O_NOFOLLOW):
+        from sysgate.fs.pipe import fifo_open
+
+        return fifo_open(t, dirfd, path, flags, host_flags, mode, guest_path, root)
     if resolve:
         fd = _host_openat2(dirfd, path, host_flags, mode, resolve)
     else:
@@ -335,6 +497,15 @@ def open_host(dirfd: int | None, path: bytes, flags: int, mode: int, guest_path:
     file = HostFile(fd, flags, guest_path, root)
     file.created = created
     return file
+
+
+def _is_fifo(dirfd: int | None, path: bytes, ftype: int, follow: bool) -> bool:
+    if ftype:
+        return host_stat.S_ISFIFO(ftype)
+    try:
+        return host_stat.S_ISFIFO(os.stat(path, dir_fd=dirfd, follow_symlinks=follow).st_mode)
+    except OSError:
+        return False
 
 
 def _exists(dirfd: int | None, path: bytes, follow: bool = True) -> bool:

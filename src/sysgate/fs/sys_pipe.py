@@ -1,8 +1,9 @@
 """Pipes: pipe, pipe2.
 
 Counterpart: fs/pipe.c (__do_pipe_flags, create_pipe_files, do_pipe2). A guest pipe
-is a host pipe, each end a HostFile, so blocking, O_NONBLOCK, O_DIRECT (packet mode),
-capacity and SIGPIPE/EPIPE are the host kernel's. As in Linux, the pipe is made
+is a host pipe, each end a PipeFile (fs/pipe.py) whose host descriptor is always
+O_NONBLOCK: a read or write that must wait makes the task wait, never sysgate. O_DIRECT
+(packet mode), capacity and EPIPE are the host kernel's. As in Linux, the pipe is made
 first, then two descriptors are reserved (EMFILE), then the pair is stored for the
 guest; only if that store succeeds are the descriptors installed, so an EFAULT
 leaves the table untouched.
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from sysgate.argtypes import OUT, Arg, UserPtr
 from sysgate.errors import KernelError
-from sysgate.fs.hostfs import HostFile
+from sysgate.fs.pipe import create_pipe
 from sysgate.host import kernel_error
 from sysgate.mm.uaccess import copy_to_user
 from sysgate.syscall import Support, syscall
@@ -35,9 +36,7 @@ FD_PAIR = struct.Struct("<ii")
 
 
 def _host_pipe(flags: int) -> tuple[int, int]:
-    host = os.O_CLOEXEC
-    if flags & o.O_NONBLOCK:
-        host |= os.O_NONBLOCK
+    host = os.O_CLOEXEC | os.O_NONBLOCK  # the guest's O_NONBLOCK is the File's
     if flags & o.O_DIRECT:
         host |= getattr(os, "O_DIRECT", 0)
     try:
@@ -63,8 +62,7 @@ def do_pipe2(t: Task, fildes: int, flags: int) -> int:
         raise
     ino = os.fstat(rfd).st_ino
     cloexec = bool(flags & o.O_CLOEXEC)
-    reader = HostFile(rfd, o.O_RDONLY | (flags & o.O_NONBLOCK), f"pipe:[{ino}]")
-    writer = HostFile(wfd, o.O_WRONLY | (flags & (o.O_NONBLOCK | o.O_DIRECT)), f"pipe:[{ino}]")
+    reader, writer = create_pipe(rfd, wfd, flags, f"pipe:[{ino}]")
     t.files.install(fdr, reader, cloexec)
     t.files.install(fdw, writer, cloexec)
     return 0

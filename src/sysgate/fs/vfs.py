@@ -71,8 +71,8 @@ def vfs_open(t: Task, dfd: int, name: bytes, flags: int, mode: int, resolve: int
     if isinstance(where, HostPath):
         if where.root is not None:
             return open_host(where.dirfd, where.path, flags, mode, _guest_path(t, where), 0, where.root,
-                             where.ftype)
-        return open_host(where.dirfd, where.path, flags, mode, _guest_path(t, where), resolve)
+                             where.ftype, t=t)
+        return open_host(where.dirfd, where.path, flags, mode, _guest_path(t, where), resolve, t=t)
     if isinstance(where, DevicePath):
         return devtmpfs.open_node(t, where.name, flags)
     if resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS):
@@ -88,7 +88,7 @@ def vfs_open(t: Task, dfd: int, name: bytes, flags: int, mode: int, resolve: int
         target = _follow(t, node)
         if isinstance(target, HostPath):
             return open_host(target.dirfd, target.path, flags, mode, _guest_path(t, target), 0, target.root,
-                             target.ftype)
+                             target.ftype, t=t)
         if isinstance(target, HostFile):
             # Reopening through /proc/self/fd/N opens the same file anew (proc_fd_link).
             try:
