@@ -351,15 +351,26 @@ def test_exec_of_a_path_outside_looks_inside(box: Confined) -> None:
     assert exc.value.errno == Errno.ENOENT
 
 
-def test_no_sockets_yet() -> None:
-    """AF_UNIX bind would create a name: when sockets come, their paths must go through
-    namei.parent_lookup (and connect through lookup) like every other name."""
-    from sysgate.tables.tbl import x86_64_table
+def test_unix_socket_names_stay_inside(box: Confined) -> None:
+    """AF_UNIX bind creates its name through namei.parent_lookup and connect reaches it
+    through lookup, so an absolute path, `..` and a link out all land inside the root."""
+    import struct
 
-    table = x86_64_table()
-    for name in ("socket", "bind", "connect"):
-        slot = table.by_name(name)
-        assert slot is None or slot.spec is None or slot.spec.name == "ni_syscall", name
+    from sysgate.uapi import socket as sk
+
+    def addr(path: bytes) -> bytes:
+        return struct.pack("<H", sk.AF_UNIX) + path + b"\0"
+
+    srv = box.call("socket", sk.AF_UNIX, sk.SOCK_DGRAM, 0)
+    a = addr(b"/../../tmp/s")
+    assert box.call("bind", srv, a, len(a)) == 0
+    assert (box.root / "tmp/s").is_socket()
+    assert not (box.outside / "tmp").exists()
+    cl = box.call("socket", sk.AF_UNIX, sk.SOCK_DGRAM, 0)
+    c = addr(b"/tmp/../tmp/s")
+    assert box.call("connect", cl, c, len(c)) == 0
+    out = addr(str(box.outside / "nowhere").encode())
+    assert box.call("bind", cl, out, len(out)) == -Errno.ENOENT  # that directory is not in the root
 
 
 # -- openat2's own scoping, inside the root ---------------------------------------------------------
