@@ -7,6 +7,10 @@ registered.
 
 from sysgate.arch.x86_64 import sys_prctl as _arch_prctl  # noqa: F401
 from sysgate.fs import (  # noqa: F401
+    eventfd,
+    eventpoll,
+    select,
+    signalfd,
     sys_attr,
     sys_cwd,
     sys_fcntl,
@@ -21,10 +25,16 @@ from sysgate.fs import (  # noqa: F401
     sys_statfs,
     sys_sync,
     sys_xattr,
+    timerfd,
 )
 from sysgate.kernel import (  # noqa: F401
     exec_domain,
-    sys_exit,
+    exit,
+    fork,
+    itimer,
+    posix_timers,
+    sys_cred,
+    sys_exec,
     sys_futex,
     sys_identity,
     sys_membarrier,
@@ -32,9 +42,12 @@ from sysgate.kernel import (  # noqa: F401
     sys_random,
     sys_rlimit,
     sys_sched,
+    sys_session,
     sys_signal,
     sys_thread,
     sys_time,
     sys_utsname,
 )
 from sysgate.mm import sys_fadvise, sys_memfd, sys_mmap  # noqa: F401
+from sysgate.net import sys_socket  # noqa: F401
+

@@ -55,11 +55,18 @@ NOT_DEREFERENCED: dict[str, dict[str, str]] = {
     "getcpu": {"unused": "never read or written by Linux (kernel/sys.c)"},
     "nanosleep": {"rmtp": "written only when a signal interrupts the sleep (hrtimer_nanosleep)"},
     "clock_nanosleep": {"rmtp": "written only when a signal interrupts the sleep (hrtimer_nanosleep)"},
-    "futex": {"uaddr2": "read only by the requeue and wake-op commands, which sysgate answers with ENOSYS"},
+    "futex": {"uaddr2": "read only by the requeue, wake-op and PI commands, not by FUTEX_WAIT"},
+    "clone": {"parent_tidptr": "written after the child exists; a fault is ignored (kernel_clone)",
+              "child_tidptr": "written in the child's memory, a fault ignored (schedule_tail)"},
 }
 
 BASELINE: dict[str, Errno] = {
     "futex": Errno.ETIMEDOUT,  # FUTEX_WAIT on a matching value with a zero timeout
+    "futex_wait": Errno.ETIMEDOUT,  # the same with an absolute timeout long past
+    "futex_waitv": Errno.ETIMEDOUT,
+    "rt_sigsuspend": Errno.ERESTARTNOHAND,  # a signal is pending: the wait ends at once
+    "execve": Errno.ENOENT,  # a script whose interpreter is missing: the strings were copied
+    "execveat": Errno.ENOENT,
 }
 """Entries whose valid call fails with an errno (other than EFAULT) instead of succeeding."""
 
@@ -398,6 +405,78 @@ def _sigaltstack(t: Task, d: Path) -> Prepared:
     return [put(t, IN, struct.pack("<QI4xQ", USER_BUF + 0x8000, 0, 0x4000)), OUT], [0, 1]
 
 
+def _pending_usr1(t: Task) -> None:
+    from sysgate.kernel.signal import send_signal
+
+    send_signal(t, ls.SIGUSR1, ls.SI_USER)
+
+
+@valid_args("rt_sigpending")
+def _rt_sigpending(t: Task, d: Path) -> Prepared:
+    return [OUT, 8], [0]
+
+
+@valid_args("rt_sigsuspend")
+def _rt_sigsuspend(t: Task, d: Path) -> Prepared:
+    _pending_usr1(t)
+    return [put(t, IN, struct.pack("<Q", 0)), 8], [0]
+
+
+@valid_args("rt_sigtimedwait")
+def _rt_sigtimedwait(t: Task, d: Path) -> Prepared:
+    sys(t, "rt_sigprocmask", ls.SIG_BLOCK, put(t, IN2, struct.pack("<Q", ls.sigmask(ls.SIGUSR1))), 0, 8)
+    _pending_usr1(t)
+    return [put(t, IN, struct.pack("<Q", ls.sigmask(ls.SIGUSR1))), OUT, put(t, IN + 8, struct.pack("<qq", 0, 0)),
+            8], [0, 1, 2]
+
+
+def _siginfo_queue(t: Task) -> int:
+    return put(t, IN + 0x40, struct.pack("<iii4xiI", ls.SIGUSR1, 0, ls.SI_QUEUE, t.pid, 0).ljust(128, b"\0"))
+
+
+@valid_args("rt_sigqueueinfo")
+def _rt_sigqueueinfo(t: Task, d: Path) -> Prepared:
+    sys(t, "rt_sigprocmask", ls.SIG_BLOCK, put(t, IN2, struct.pack("<Q", ls.sigmask(ls.SIGUSR1))), 0, 8)
+    return [t.pid, ls.SIGUSR1, _siginfo_queue(t)], [2]
+
+
+@valid_args("rt_tgsigqueueinfo")
+def _rt_tgsigqueueinfo(t: Task, d: Path) -> Prepared:
+    sys(t, "rt_sigprocmask", ls.SIG_BLOCK, put(t, IN2, struct.pack("<Q", ls.sigmask(ls.SIGUSR1))), 0, 8)
+    return [t.pid, t.tid, ls.SIGUSR1, _siginfo_queue(t)], [3]
+
+
+@valid_args("getitimer")
+def _getitimer(t: Task, d: Path) -> Prepared:
+    return [0, OUT], [1]
+
+
+@valid_args("setitimer")
+def _setitimer(t: Task, d: Path) -> Prepared:
+    return [0, put(t, IN, bytes(32)), OUT], [1, 2]
+
+
+@valid_args("timer_create")
+def _timer_create(t: Task, d: Path) -> Prepared:
+    return [CLOCK_MONOTONIC, put(t, IN, struct.pack("<QiiI44x", 0, 0, 1, 0)), OUT], [1, 2]
+
+
+def _a_timer(t: Task) -> None:
+    assert sys(t, "timer_create", CLOCK_MONOTONIC, 0, OUT + 0x100) == 0
+
+
+@valid_args("timer_settime")
+def _timer_settime(t: Task, d: Path) -> Prepared:
+    _a_timer(t)
+    return [0, 0, put(t, IN, bytes(32)), OUT], [2, 3]
+
+
+@valid_args("timer_gettime")
+def _timer_gettime(t: Task, d: Path) -> Prepared:
+    _a_timer(t)
+    return [0, OUT], [1]
+
+
 @valid_args("set_tid_address")
 def _set_tid_address(t: Task, d: Path) -> Prepared:
     return [OUT], []
@@ -422,6 +501,31 @@ def _rseq(t: Task, d: Path) -> Prepared:
 def _futex(t: Task, d: Path) -> Prepared:
     uaddr = put(t, IN, struct.pack("<I", 5))
     return [uaddr, 0, 5, put(t, IN2, struct.pack("<qq", 0, 0)), OUT, 0], [0, 3]
+
+
+@valid_args("futex_wait")
+def _futex_wait(t: Task, d: Path) -> Prepared:
+    uaddr = put(t, IN, struct.pack("<I", 5))
+    return [uaddr, 5, 1, 2, put(t, IN2, struct.pack("<qq", 0, 0)), 1], [0, 4]
+
+
+@valid_args("futex_wake")
+def _futex_wake(t: Task, d: Path) -> Prepared:
+    return [put(t, IN, struct.pack("<I", 5)), 1, 1, 2], [0]  # FUTEX2_SIZE_U32, shared: the page is needed
+
+
+@valid_args("futex_waitv")
+def _futex_waitv(t: Task, d: Path) -> Prepared:
+    put(t, IN2, struct.pack("<I", 5))
+    vec = put(t, IN, struct.pack("<QQII", 5, IN2, 2, 0))
+    return [vec, 1, 0, put(t, OUT, struct.pack("<qq", 0, 0)), 1], [0, 3]
+
+
+@valid_args("futex_requeue")
+def _futex_requeue(t: Task, d: Path) -> Prepared:
+    put(t, IN2, struct.pack("<II", 5, 6))
+    vec = put(t, IN, struct.pack("<QQIIQQII", 5, IN2, 2, 0, 6, IN2 + 4, 2, 0))
+    return [vec, 0, 1, 1], [0]
 
 
 @valid_args("sched_getaffinity")
@@ -503,6 +607,127 @@ def _memfd_create(t: Task, d: Path) -> Prepared:
 @valid_args("mincore")
 def _mincore(t: Task, d: Path) -> Prepared:
     return [USER_BUF, 0x2000, OUT], [2]
+
+
+# -- sockets (sysgate.net) ---------------------------------------------------------------------
+
+
+def _sun(t: Task, addr: int, name: str) -> int:
+    """A sockaddr_un for `name` at `addr`; its length."""
+    raw = struct.pack("<H", 1) + name.encode() + b"\0"
+    t.mm.write(addr, raw)
+    return len(raw)
+
+
+def _dgram_pair(t: Task) -> tuple[int, int]:
+    """Two AF_UNIX datagram sockets, "a" and "b" in the cwd, with one datagram queued on b."""
+    a, b = sys(t, "socket", 1, 2, 0), sys(t, "socket", 1, 2, 0)
+    assert sys(t, "bind", a, IN2, _sun(t, IN2, "a")) == 0
+    assert sys(t, "bind", b, IN2, _sun(t, IN2, "b")) == 0
+    assert sys(t, "sendto", a, put(t, IN2 + 0x80, b"x"), 1, 0, IN2, _sun(t, IN2, "b")) == 1
+    return a, b
+
+
+@valid_args("socketpair")
+def _socketpair(t: Task, d: Path) -> Prepared:
+    return [1, 1, 0, OUT], [3]
+
+
+@valid_args("bind")
+def _bind(t: Task, d: Path) -> Prepared:
+    fd = sys(t, "socket", 1, 2, 0)
+    return [fd, IN, _sun(t, IN, "s")], [1]
+
+
+@valid_args("connect")
+def _connect(t: Task, d: Path) -> Prepared:
+    _dgram_pair(t)
+    return [sys(t, "socket", 1, 2, 0), IN, _sun(t, IN, "a")], [1]
+
+
+@valid_args("getsockname", "getpeername")
+def _getsockname(t: Task, d: Path) -> Prepared:
+    assert sys(t, "socketpair", 1, 1, 0, OUT + 0x800) == 0
+    put(t, IN, struct.pack("<i", 128))
+    return [struct.unpack("<i", t.mm.read(OUT + 0x800, 4))[0], OUT, IN], [1, 2]
+
+
+def _pending_connection(t: Task) -> int:
+    srv = sys(t, "socket", 1, 1, 0)
+    assert sys(t, "bind", srv, IN2, _sun(t, IN2, "l")) == 0 and sys(t, "listen", srv, 4) == 0
+    assert sys(t, "connect", sys(t, "socket", 1, 1, 0), IN2, _sun(t, IN2, "l")) == 0
+    return srv
+
+
+@valid_args("accept")
+def _accept(t: Task, d: Path) -> Prepared:
+    srv = _pending_connection(t)
+    put(t, IN, struct.pack("<i", 128))
+    return [srv, OUT, IN], [1, 2]
+
+
+@valid_args("accept4")
+def _accept4(t: Task, d: Path) -> Prepared:
+    srv = _pending_connection(t)
+    put(t, IN, struct.pack("<i", 128))
+    return [srv, OUT, IN, 0], [1, 2]
+
+
+@valid_args("sendto")
+def _sendto(t: Task, d: Path) -> Prepared:
+    a, _ = _dgram_pair(t)
+    return [a, put(t, IN, b"y"), 1, 0, IN + 0x80, _sun(t, IN + 0x80, "b")], [1, 4]
+
+
+@valid_args("recvfrom")
+def _recvfrom(t: Task, d: Path) -> Prepared:
+    _, b = _dgram_pair(t)
+    put(t, IN, struct.pack("<i", 128))
+    return [b, OUT, 16, 0x40, OUT + 0x100, IN], [1, 4, 5]
+
+
+def _msghdr(t: Task, at: int, buf: int) -> int:
+    put(t, at + 0x80, struct.pack("<QQ", buf, 1))
+    put(t, at, struct.pack("<Qi4xQQQQi4x", 0, 0, at + 0x80, 1, 0, 0, 0))
+    return at
+
+
+@valid_args("sendmsg")
+def _sendmsg(t: Task, d: Path) -> Prepared:
+    a, _ = _dgram_pair(t)
+    assert sys(t, "connect", a, IN2, _sun(t, IN2, "b")) == 0
+    return [a, _msghdr(t, IN, put(t, IN + 0x100, b"z")), 0], [1]
+
+
+@valid_args("recvmsg")
+def _recvmsg(t: Task, d: Path) -> Prepared:
+    _, b = _dgram_pair(t)
+    return [b, _msghdr(t, IN, OUT), 0x40], [1]
+
+
+@valid_args("sendmmsg")
+def _sendmmsg(t: Task, d: Path) -> Prepared:
+    a, _ = _dgram_pair(t)
+    assert sys(t, "connect", a, IN2, _sun(t, IN2, "b")) == 0
+    return [a, _msghdr(t, OUT, put(t, IN + 0x100, b"z")), 1, 0], [1]
+
+
+@valid_args("recvmmsg")
+def _recvmmsg(t: Task, d: Path) -> Prepared:
+    _, b = _dgram_pair(t)
+    put(t, IN, struct.pack("<qq", 1, 0))
+    return [b, _msghdr(t, OUT, OUT + 0x400), 1, 0x40, IN], [1, 4]
+
+
+@valid_args("setsockopt")
+def _setsockopt(t: Task, d: Path) -> Prepared:
+    return [sys(t, "socket", 1, 2, 0), 1, 2, put(t, IN, struct.pack("<i", 1)), 4], [3]
+
+
+@valid_args("getsockopt")
+def _getsockopt(t: Task, d: Path) -> Prepared:
+    put(t, IN, struct.pack("<i", 4))
+    return [sys(t, "socket", 1, 2, 0), 1, 3, OUT, IN], [3, 4]
 
 
 # -- the tests ------------------------------------------------------------------------------
@@ -587,3 +812,160 @@ def test_not_dereferenced_pointers_really_are_ignored(tmp_path: Path, name: str,
 def test_registry_is_the_source() -> None:
     """Every spec in POINTER_SPECS is a registered one (names come from the table)."""
     assert set(POINTER_SPECS.values()) <= set(REGISTRY.values())
+
+
+# -- processes (sysgate.kernel.fork, exit, sys_exec) -------------------------------------------
+
+
+@valid_args("clone")
+def _clone(t: Task, d: Path) -> Prepared:
+    return [ls.SIGCHLD, 0, OUT, OUT + 8, 0], []
+
+
+@valid_args("clone3")
+def _clone3(t: Task, d: Path) -> Prepared:
+    put(t, IN, struct.pack("<11Q", 0, 0, 0, 0, ls.SIGCHLD, 0, 0, 0, 0, 0, 0))
+    return [IN, 88], [0]
+
+
+def _script(t: Task, d: Path) -> tuple[int, int, int]:
+    """An executable #! script whose interpreter is missing, argv and envp arrays."""
+    (d / "s").write_bytes(b"#!/nonexistent/interpreter\n")
+    (d / "s").chmod(0o755)
+    name = put(t, S0, "./s")
+    put(t, S1, "arg")
+    put(t, IN, struct.pack("<QQ", S1, 0))
+    put(t, IN2, struct.pack("<QQ", S1, 0))
+    return name, IN, IN2
+
+
+@valid_args("execve")
+def _execve(t: Task, d: Path) -> Prepared:
+    return [*_script(t, d)], [0, 1, 2]
+
+
+@valid_args("execveat")
+def _execveat(t: Task, d: Path) -> Prepared:
+    name, argv, envp = _script(t, d)
+    return [AT, name, argv, envp, 0], [1, 2, 3]
+
+
+def _zombie(t: Task) -> int:
+    """A child that has exited and is not yet reaped."""
+    from sysgate.kernel.exit import do_exit
+
+    pid = sys(t, "fork")
+    assert pid > 0, pid
+    do_exit(t.kernel.tasks[pid], 3 << 8)
+    return pid
+
+
+@valid_args("wait4")
+def _wait4(t: Task, d: Path) -> Prepared:
+    return [_zombie(t), OUT, 0, OUT + 0x100], [1, 3]
+
+
+@valid_args("waitid")
+def _waitid(t: Task, d: Path) -> Prepared:
+    _zombie(t)
+    return [0, 0, OUT, 4, OUT + 0x100], [2, 4]  # P_ALL, WEXITED
+
+
+# -- waiting for files (sysgate.fs.select, eventpoll, signalfd, timerfd) ------------------------
+
+
+def _ready_pipe(t: Task) -> int:
+    """The read end of a pipe with a byte in it."""
+    assert sys(t, "pipe2", OUT + 0x800, 0) == 0
+    rfd, wfd = struct.unpack("<ii", t.mm.read(OUT + 0x800, 8))
+    assert sys(t, "write", wfd, put(t, IN2 + 0x80, b"x"), 1) == 1
+    return rfd
+
+
+@valid_args("poll")
+def _poll(t: Task, d: Path) -> Prepared:
+    put(t, IN, struct.pack("<ihh", _ready_pipe(t), 1, 0))
+    return [IN, 1, 0], [0]
+
+
+@valid_args("ppoll")
+def _ppoll(t: Task, d: Path) -> Prepared:
+    put(t, IN, struct.pack("<ihh", _ready_pipe(t), 1, 0))
+    put(t, IN2, struct.pack("<qqQ", 0, 0, 0))
+    return [IN, 1, IN2, IN2 + 16, 8], [0, 2, 3]
+
+
+def _fd_sets(t: Task) -> int:
+    fd = _ready_pipe(t)
+    put(t, IN, (1 << fd).to_bytes(128, "little"))
+    put(t, IN + 0x80, bytes(128))
+    put(t, IN + 0x100, bytes(128))
+    put(t, IN2, struct.pack("<qq", 0, 0))
+    return fd + 1
+
+
+@valid_args("select")
+def _select(t: Task, d: Path) -> Prepared:
+    return [_fd_sets(t), IN, IN + 0x80, IN + 0x100, IN2], [1, 2, 3, 4]
+
+
+@valid_args("pselect6")
+def _pselect6(t: Task, d: Path) -> Prepared:
+    n = _fd_sets(t)
+    put(t, IN2 + 0x20, struct.pack("<QQ", IN2 + 0x40, 8))
+    put(t, IN2 + 0x40, struct.pack("<Q", 0))
+    return [n, IN, IN + 0x80, IN + 0x100, IN2, IN2 + 0x20], [1, 2, 3, 4, 5]
+
+
+def _epoll(t: Task) -> int:
+    epfd = sys(t, "epoll_create1", 0)
+    put(t, IN, struct.pack("<IQ", 1, 7))  # EPOLLIN, data (packed: struct epoll_event on x86-64)
+    assert sys(t, "epoll_ctl", epfd, 1, _ready_pipe(t), IN) == 0
+    return epfd
+
+
+@valid_args("epoll_ctl")
+def _epoll_ctl(t: Task, d: Path) -> Prepared:
+    epfd = sys(t, "epoll_create1", 0)
+    put(t, IN, struct.pack("<IQ", 1, 7))
+    return [epfd, 1, _ready_pipe(t), IN], [3]
+
+
+@valid_args("epoll_wait")
+def _epoll_wait(t: Task, d: Path) -> Prepared:
+    return [_epoll(t), OUT, 4, 0], [1]
+
+
+@valid_args("epoll_pwait")
+def _epoll_pwait(t: Task, d: Path) -> Prepared:
+    put(t, IN2, struct.pack("<Q", 0))
+    return [_epoll(t), OUT, 4, 0, IN2, 8], [1, 4]
+
+
+@valid_args("epoll_pwait2")
+def _epoll_pwait2(t: Task, d: Path) -> Prepared:
+    put(t, IN2, struct.pack("<qqQ", 0, 0, 0))
+    return [_epoll(t), OUT, 4, IN2, IN2 + 16, 8], [1, 3, 4]
+
+
+@valid_args("signalfd")
+def _signalfd(t: Task, d: Path) -> Prepared:
+    put(t, IN, struct.pack("<Q", 1 << (ls.SIGUSR1 - 1)))
+    return [-1, IN, 8], [1]
+
+
+@valid_args("signalfd4")
+def _signalfd4(t: Task, d: Path) -> Prepared:
+    put(t, IN, struct.pack("<Q", 1 << (ls.SIGUSR1 - 1)))
+    return [-1, IN, 8, 0], [1]
+
+
+@valid_args("timerfd_settime")
+def _timerfd_settime(t: Task, d: Path) -> Prepared:
+    put(t, IN, struct.pack("<qqqq", 0, 0, 100, 0))
+    return [sys(t, "timerfd_create", CLOCK_MONOTONIC, 0), 0, IN, OUT], [2, 3]
+
+
+@valid_args("timerfd_gettime")
+def _timerfd_gettime(t: Task, d: Path) -> Prepared:
+    return [sys(t, "timerfd_create", CLOCK_MONOTONIC, 0), OUT], [1]
