@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="randomise the address space as Linux does (default: off, as under setarch -R)")
     run.add_argument("--aslr-seed", type=int, metavar="N",
                      help="seed --aslr's random numbers, to reproduce a layout (implies --aslr)")
+    run.add_argument("--seed", type=int, metavar="N",
+                     help="schedule with choices drawn from a generator seeded with N (default: first come, "
+                     "first served)")
     run.add_argument("--root", metavar="DIR",
                      help="run with DIR as the program's / (the program is looked up there); "
                      "nothing outside it is reached")
@@ -139,7 +142,7 @@ def guest_env(sets: list[str], unsets: list[str]) -> dict[bytes, bytes]:
 
 def cmd_run(ns: argparse.Namespace) -> int:
     env = guest_env(ns.env, ns.unset_env)
-    kernel = Kernel(aslr=ns.aslr or ns.aslr_seed is not None, aslr_seed=ns.aslr_seed, root=ns.root)
+    kernel = Kernel(aslr=ns.aslr or ns.aslr_seed is not None, aslr_seed=ns.aslr_seed, root=ns.root, seed=ns.seed)
     load_user_syscalls(kernel, ns.syscalls)
     return run_program(kernel, ns.program, ns.args, env)
 
@@ -179,6 +182,7 @@ sysgate's own options:
   --aslr                   randomise the address space as Linux does (default: off)
   --aslr-seed N            seed --aslr's random numbers (implies --aslr)
   --root DIR               run with DIR as the program's / (see sysgate run --root)
+  --seed N                 schedule tasks with choices seeded by N (see sysgate run --seed)
 """
 
 
@@ -204,7 +208,12 @@ def cmd_trace(rest: list[str]) -> int:
     pairs, program = options.scan(rest)
     aslr, aslr_seed = aslr_options(pairs)
     roots = [v for k, v in pairs if k == "root" and v is not None]
-    kernel = Kernel(aslr=aslr, aslr_seed=aslr_seed, root=roots[-1] if roots else None)
+    seeds = [v for k, v in pairs if k == "seed" and v is not None]
+    try:
+        seed = int(seeds[-1]) if seeds else None
+    except ValueError:
+        raise SysgateError(f"trace: invalid --seed argument: '{seeds[-1]}' (an integer)", 1) from None
+    kernel = Kernel(aslr=aslr, aslr_seed=aslr_seed, root=roots[-1] if roots else None, seed=seed)
     load_user_syscalls(kernel, [v for k, v in pairs if k == "syscalls" and v is not None])
     names = SyscallNames({nr: s.name for nr, s in kernel.table64.slots.items()})
     opts = options.build(pairs, names, bool(program))

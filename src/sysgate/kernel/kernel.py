@@ -158,6 +158,7 @@ class Kernel:
         self._slice_start = 0
         self.first_group: ThreadGroup | None = None
         self.fg_pgrp = 0  # the terminal's foreground process group (Ctrl-C goes there)
+        self._forwarding = False  # host signals are being passed to the guest
         self.cpu: UnicornCpu | None = None
         self.timekeeper: Timekeeper | None = None  # keeps the vDSO's clocks current while a CPU runs
         self.current: Task = None  # type: ignore[assignment]
@@ -393,9 +394,11 @@ class Kernel:
             for signo in FORWARDED_SIGNALS:
                 saved[signo] = host_signal.signal(signo, _note_host_signal)
             old_wakeup = host_signal.set_wakeup_fd(watcher.signal_w, warn_on_full_buffer=False)
+            self._forwarding = True
         try:
             self._loop()
         finally:
+            self._forwarding = False
             if saved:
                 host_signal.set_wakeup_fd(old_wakeup if old_wakeup is not None else -1)
                 for signo, handler in saved.items():
@@ -416,6 +419,10 @@ class Kernel:
                     continue
                 return
             self._switch_to(t)
+            if t.sigpending and t._call_state is None:
+                self._do_signal(t)  # a signal that came while it was off the CPU (not in a call)
+                if t.state is not TaskState.RUNNABLE:
+                    continue
             if watcher is not None:
                 watcher.running = True
             stop = cpu.run(t.resume_pc)
@@ -527,14 +534,16 @@ class Kernel:
 
     def pid_in_use(self, pid: int) -> bool:
         """Whether `pid` still names a process group or session (alloc_pid skips it)."""
-        return any(t.group.pgid == pid or t.group.sid == pid for t in self.tasks.values())
+        return any(pid in (t.group.pgid, t.group.sid) for t in self.tasks.values())
 
     def has_stopped_tasks(self) -> bool:
         return any(t.state is TaskState.STOPPED for t in self.tasks.values())
 
     def can_receive_host_signals(self) -> bool:
-        """Whether sysgate passes host signals on (then a wait for one is no deadlock)."""
-        return False
+        """Whether a wait for a signal can still end: sysgate passes host signals on and
+        runs at a terminal, where the user can press Ctrl-C. Elsewhere a guest that waits
+        with nothing to wake it is reported as deadlocked instead of hanging."""
+        return self._forwarding and os.isatty(0)
 
     def task_created(self, parent: Task, child: Task) -> None:
         if self.tracer is not None and hasattr(self.tracer, "task_created"):

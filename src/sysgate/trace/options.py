@@ -9,7 +9,7 @@ abbreviated to a unique prefix, as getopt_long allows. Parsing stops at the prog
 Options whose meaning needs something sysgate does not have (attaching to a running
 process, another user, a separate tracer process) fail with a one-line error instead
 of being accepted without effect. The sysgate-only options are --syscalls FILE,
---unset-env NAME, --trace-format=text|json, --aslr, --aslr-seed N and --root DIR.
+--unset-env NAME, --trace-format=text|json, --aslr, --aslr-seed N, --seed N and --root DIR.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ LONG: dict[str, tuple[int, str]] = {
     # sysgate's own
     "syscalls": (REQUIRED, "syscalls"), "unset-env": (REQUIRED, "unset-env"),
     "trace-format": (REQUIRED, "trace-format"), "aslr": (NO, "aslr"), "aslr-seed": (REQUIRED, "aslr-seed"),
+    "seed": (REQUIRED, "seed"),
     "root": (REQUIRED, "root"),
 }
 """strace's longopts (and sysgate's): name -> (argument, the option it stands for; "=q" is -e q=)."""
@@ -343,7 +344,7 @@ class _Builder:
             opts.syscall_files.append(value)
         elif key == "unset-env":
             opts.unset_env.append(value)
-        elif key in ("aslr-seed", "root"):
+        elif key in ("aslr-seed", "root", "seed"):
             pass  # the kernel's, read by the command line before it makes the kernel
         elif key == "trace-format":
             if value not in ("text", "json"):
