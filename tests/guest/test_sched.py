@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sysgate.uapi import signal as ls
-from tests.guest.conftest import TIMEOUT, GuestRunner
+from tests.guest.conftest import TIMEOUT, GuestRunner, assert_same
 
 pytestmark = pytest.mark.guest
 VARIANT = "glibc-static"
@@ -100,3 +100,11 @@ def test_a_deadlocked_guest_is_reported(guest: GuestRunner) -> None:
     assert result.returncode == 125
     assert result.stderr.decode().strip().endswith(
         "deadlock: every task waits and nothing can wake one (2 in pause)"), result.stderr
+
+
+def test_blocking_file_locks_wait_for_another_process(guest: GuestRunner) -> None:
+    exe = str(guest.build("proc_locks", VARIANT))
+    native = guest.native([exe])
+    assert native.returncode == 0, native
+    assert native.stdout.startswith(b"nonblocking flock: EWOULDBLOCK\nchild releases\nflock: 0\nofd lock: 0\n")
+    assert_same(guest.sysgate([exe]), native)

@@ -8,6 +8,7 @@ a host tty) or give ENOTTY.
 
 from __future__ import annotations
 
+import errno
 import fcntl as host_fcntl
 import os
 import struct
@@ -20,6 +21,7 @@ from sysgate.fs.file import FMODE_PATH, File
 from sysgate.fs.sys_read_write import fdget
 from sysgate.host import kernel_error
 from sysgate.kernel.signal import valid_signal
+from sysgate.kernel.wait import retry_later
 from sysgate.mm.memfd import memfd_fcntl
 from sysgate.mm.uaccess import copy_from_user, copy_to_user, get_user_s32, put_user_s32, put_user_s64
 from sysgate.syscall import Support, syscall
@@ -84,9 +86,13 @@ def _lock(t: Task, file: File, cmd: int, arg: int) -> int:
     fd = file.host_fd
     if fd is None:
         raise KernelError(Errno.EINVAL)
+    # Never wait in the host: the holder may be another guest task, which must run.
+    host_cmd = {o.F_SETLKW: o.F_SETLK, o.F_OFD_SETLKW: o.F_OFD_SETLK}.get(cmd, cmd)
     try:
-        out = host_fcntl.fcntl(fd, cmd, raw)
+        out = host_fcntl.fcntl(fd, host_cmd, raw)
     except OSError as exc:
+        if host_cmd != cmd and exc.errno in (errno.EAGAIN, errno.EACCES):
+            retry_later(t)
         raise kernel_error(exc) from None
     if cmd in (o.F_GETLK, o.F_OFD_GETLK):
         l_type, whence, start, length, pid = FLOCK.unpack(out)
@@ -97,7 +103,8 @@ def _lock(t: Task, file: File, cmd: int, arg: int) -> int:
 
 
 @syscall(support=Support.PARTIAL,
-         note="record locks are the host's, so guest processes never conflict with each other; "
+         note="record locks are the host's, so guest processes never conflict with each other "
+         "(open file description locks do); a blocked F_*SETLKW looks again every 10 ms; "
          "leases and notify give EINVAL", ret="fcntl")
 def sys_fcntl(t: Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> int:
     """manipulate file descriptor"""

@@ -19,6 +19,7 @@ from sysgate.errors import KernelError
 from sysgate.fs.file import FMODE_READ, FMODE_WRITE, File
 from sysgate.fs.sys_read_write import fdget
 from sysgate.host import kernel_error
+from sysgate.kernel.wait import retry_later
 from sysgate.syscall import Support, syscall
 from sysgate.uapi import fcntl as o
 from sysgate.uapi.errno import Errno
@@ -56,13 +57,13 @@ def _flock_kernel_file(t: Task, file: File, kind: int, nonblock: bool) -> None:
     ctx = _KERNEL_LOCKS.setdefault(key, FlockContext())
     ctx.prune()
     try:
-        _lock_kernel_inode(ctx, file, kind, nonblock)
+        _lock_kernel_inode(t, ctx, file, kind, nonblock)
     finally:
         if not ctx.holders:
             del _KERNEL_LOCKS[key]
 
 
-def _lock_kernel_inode(ctx: FlockContext, file: File, kind: int, nonblock: bool) -> None:
+def _lock_kernel_inode(t: Task, ctx: FlockContext, file: File, kind: int, nonblock: bool) -> None:
     """Take, convert or drop `file`'s lock among the inode's others (flock_lock_inode)."""
     mine = id(file)
     old = ctx.holders.get(mine)
@@ -73,15 +74,15 @@ def _lock_kernel_inode(ctx: FlockContext, file: File, kind: int, nonblock: bool)
         return
     for _, held in ctx.holders.values():
         if o.F_WRLCK in (held, kind):
-            # Another open file holds a conflicting lock. Nothing else runs in this kernel
-            # that could release it, so a wait would never end.
-            raise KernelError(Errno.EWOULDBLOCK if nonblock else Errno.EDEADLK)
+            # Another open file holds a conflicting lock: wait for its holder (another task).
+            if nonblock:
+                raise KernelError(Errno.EWOULDBLOCK)
+            retry_later(t)
     ctx.holders[mine] = (file, kind)
 
 
 @syscall(support=Support.PARTIAL,
-         note="a blocking lock waits in the host: no signal interrupts the wait; on the kernel's own "
-         "files (/proc) a lock that would wait gives EDEADLK")
+         note="a blocked lock looks again every 10 ms instead of being woken when the holder unlocks")
 def sys_flock(t: Task, fd: Fd, cmd: FlockCmd) -> int:
     """apply or remove an advisory lock on an open file"""
     if cmd & o.LOCK_MAND:
@@ -98,7 +99,12 @@ def sys_flock(t: Task, fd: Fd, cmd: FlockCmd) -> int:
         _flock_kernel_file(t, file, kind, nonblock)
         return 0
     try:
-        host_fcntl.flock(host, _HOST_CMDS[cmd & ~o.LOCK_NB] | (host_fcntl.LOCK_NB if nonblock else 0))
+        # Never wait in the host: the holder may be another guest task, which must run.
+        host_fcntl.flock(host, _HOST_CMDS[cmd & ~o.LOCK_NB] | host_fcntl.LOCK_NB)
+    except BlockingIOError:
+        if nonblock:
+            raise KernelError(Errno.EWOULDBLOCK) from None
+        retry_later(t)
     except OSError as exc:
         raise kernel_error(exc) from None
     return 0

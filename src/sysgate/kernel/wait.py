@@ -121,3 +121,15 @@ def block(
 def wait_host_fd(t: Task, fd: int, events: int, restart: Errno = Errno.ERESTARTSYS) -> NoReturn:
     """block() until host descriptor `fd` reports one of the poll `events`."""
     block(t, host=((fd, events),), restart=restart)
+
+
+POLL_INTERVAL_NS = 10_000_000
+"""How often a wait that only the host can end, with nothing to poll, looks again."""
+
+
+def retry_later(t: Task, restart: Errno = Errno.ERESTARTSYS) -> NoReturn:
+    """block() for a short while, then run the call again: for a wait on something the
+    host holds that no descriptor reports (a file lock another guest process holds)."""
+    import time
+
+    block(t, deadline=time.monotonic_ns() + POLL_INTERVAL_NS, restart=restart)
