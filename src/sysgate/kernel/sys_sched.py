@@ -41,7 +41,11 @@ def _task(t: Task, pid: int) -> Task:
 
 @syscall()
 def sys_sched_yield(t: Task) -> int:
-    """yield the processor"""
+    """yield the processor
+
+    The caller goes to the back of the run queue when another task is runnable."""
+    if t.kernel.sched.runqueue:
+        t.kernel.reschedule(yield_cpu=True)
     return 0
 
 

@@ -1,6 +1,6 @@
-/* A thread spins on a flag without a system call; the main thread, which must get the
- * CPU for the spinner to stop, counts and sets it. Only preemption at the end of a time
- * slice lets this finish on one CPU. */
+/* Two threads spin on a flag without a system call while the main thread spins until they
+ * have counted, then sets the flag. On one CPU only preemption at the end of a time slice,
+ * in both directions, lets this finish. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,9 +19,9 @@ int main(void) {
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, spin, NULL);
-    for (volatile long i = 0; i < 2000000; i++)
+    while (atomic_load(&spins) < 1000)  /* the spinners must get the CPU from this loop */
         ;
-    atomic_store(&stop, 1);
+    atomic_store(&stop, 1);  /* and this thread must get it back from theirs */
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
     printf("joined, spun: %s\n", atomic_load(&spins) > 0 ? "yes" : "no");
