@@ -247,3 +247,22 @@ def test_calibrating_at_the_first_run_keeps_the_guest_registers(machine: tuple[U
     assert cpu.get_reg("rbx") == 0x1122334455667788
     assert cpu.get_reg("rcx") == 7
     assert cpu.get_reg("rip") == CODE + 10
+
+
+def test_a_stop_that_lands_after_the_flag_was_cleared_is_not_a_halt(machine: tuple[UnicornCpu, Mm]) -> None:
+    """The watcher thread's stop may reach the next run, which has cleared the flag: the
+    run must still count as stopped (it did not end after `hlt`), not as a #GP."""
+    import threading
+    import time
+
+    from sysgate.cpu.ucffi import lib
+
+    cpu, mm = machine
+    load(mm, b"\xeb\xfe")  # jmp . : spins until stopped
+    timer = threading.Timer(0.05, lambda: lib.uc_emu_stop(cpu.uc))  # the flag is never set
+    timer.start()
+    started = time.monotonic()
+    stop = cpu.run(CODE)
+    timer.join()
+    assert stop.kind is StopKind.STOPPED
+    assert time.monotonic() - started < 30

@@ -196,7 +196,9 @@ class UnicornCpu:
             self._forget_exception()
             return Stop(StopKind.EXCEPTION, rip, vector=vector)
         if rc == UC_ERR_OK:
-            if self._stop_requested:
+            if self._stop_requested or not self._after_hlt(rip):
+                # A stop from the watcher thread can land in the next run, after that run
+                # cleared the flag: a run that ended anywhere but after `hlt` was stopped.
                 return Stop(StopKind.STOPPED, rip)
             return Stop(StopKind.HALT, rip)
         if rc in (UC_ERR_EXCEPTION, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
@@ -212,6 +214,17 @@ class UnicornCpu:
         if rc == UC_ERR_INSN_INVALID:
             return Stop(StopKind.INVALID_OPCODE, rip)
         return Stop(StopKind.ERROR, rip, error=UnicornError(rc))
+
+    def _after_hlt(self, rip: int) -> bool:
+        """Whether the instruction just before `rip` is `hlt` (where Unicorn ends a run
+        for it). Read through the page table without faulting anything in."""
+        try:
+            pte = self.mm.pt.get((rip - 1) >> 12)
+            if pte is None:
+                return False
+            return bool(self.phys.page(pte >> 12)[(rip - 1) & 0xFFF] == 0xF4)
+        except (KeyError, IndexError):
+            return False
 
     # -- the exception state Unicorn leaves behind ----------------------------------
 

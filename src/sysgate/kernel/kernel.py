@@ -54,6 +54,18 @@ FORWARDED_SIGNALS = (2, 3, 1, 15)
 """SIGINT, SIGQUIT, SIGHUP, SIGTERM: sysgate passes them to the guest (Ctrl-C reaches it)."""
 
 
+def _raise_host_nofile() -> None:
+    """Let sysgate itself hold as many descriptors as its hard limit allows: every guest
+    fd of every guest process is a host fd of this one process. (The guests' own
+    RLIMIT_NOFILE is the one sysgate started with, read before this.)"""
+    try:
+        soft, hard = host_resource.getrlimit(host_resource.RLIMIT_NOFILE)
+        if soft != hard:
+            host_resource.setrlimit(host_resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+
 def _note_host_signal(signo: int, frame: object) -> None:
     """The host handler: nothing to do here, set_wakeup_fd hands the number to the watcher."""
 XSAVE_SIZE = 576
@@ -339,6 +351,7 @@ class Kernel:
         self.exit_status = None
         self.next_pid = FIRST_PID
         self.sched = Scheduler(self, self.seed)
+        _raise_host_nofile()
         t = self.create_init_task(stdio)
         # The guest's umask is kept by the kernel (t.fs.umask) and applied by the handlers;
         # the host's must not mask modes a second time.
