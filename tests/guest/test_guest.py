@@ -57,6 +57,7 @@ CASES = [
     Case("exit_code", ("255",), returncode=255, label="exit_code-255"),
     Case("abort", returncode=-SIGABRT),
     Case("proc_syscall"),
+    Case("exec_at"),
 ]
 
 

@@ -27,7 +27,7 @@ from sysgate.arch.x86_64.structs import TIMESPEC
 from sysgate.argtypes import OUT, Arg, Int, IntFd, SizeT, UserPtr, struct_in
 from sysgate.errors import KernelError
 from sysgate.fs.anon_inodes import AnonFile
-from sysgate.fs.file import File, PollWait
+from sysgate.fs.file import FMODE_PATH, File, PollWait
 from sysgate.fs.select import (
     SigsetIn,
     restore_saved_sigmask_unless,
@@ -248,6 +248,8 @@ def sys_epoll_ctl(t: Task, epfd: IntFd, op: EpollOp, fd: IntFd, event: EventIn) 
         events, data = EPOLL_EVENT.unpack(copy_from_user(t.mm, event, EPOLL_EVENT.size))
     f = t.files.get(epfd)
     tf = t.files.get(fd)
+    if (f.f_mode | tf.f_mode) & FMODE_PATH:
+        raise KernelError(Errno.EBADF)  # fdget: an O_PATH descriptor is no file to it
     if not tf.can_poll:
         raise KernelError(Errno.EPERM)
     if has_event and events & P.EPOLLWAKEUP and not t.cred.capable():

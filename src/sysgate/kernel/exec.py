@@ -31,7 +31,7 @@ from sysgate.fs.file import File
 from sysgate.fs.vfs import vfs_open
 from sysgate.mm.mm import Mm
 from sysgate.uapi.errno import Errno
-from sysgate.uapi.fcntl import AT_FDCWD, O_LARGEFILE, O_RDONLY
+from sysgate.uapi.fcntl import AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_LARGEFILE, O_NOFOLLOW, O_RDONLY
 from sysgate.uapi.personality import READ_IMPLIES_EXEC
 from sysgate.uapi.resource import RLIMIT_STACK
 from sysgate.uapi.signal import SIG_DFL, SIG_IGN
@@ -52,9 +52,11 @@ class ExecResult:
     fatal: Errno | None = None
 
 
-def open_exec(t: Task, dfd: int, name: bytes) -> File:
-    """Open a file to execute (do_open_execat): a regular file with exec permission."""
-    file = vfs_open(t, dfd, name, O_RDONLY | O_LARGEFILE, 0)
+def open_exec(t: Task, dfd: int, name: bytes, flags: int = 0) -> File:
+    """Open a file to execute (do_open_execat): a regular file with exec permission.
+    execveat's AT_SYMLINK_NOFOLLOW makes a final symlink ELOOP, as open's O_NOFOLLOW."""
+    nofollow = O_NOFOLLOW if flags & AT_SYMLINK_NOFOLLOW else 0
+    file = vfs_open(t, dfd, name, O_RDONLY | O_LARGEFILE | nofollow, 0)
     try:
         fd = file.host_fd
         if fd is None or not host_stat.S_ISREG(os.fstat(fd).st_mode):
@@ -88,12 +90,14 @@ def _script(t: Task, file: File, filename: bytes, argv: list[bytes]) -> tuple[by
 
 
 def prepare(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
-            dfd: int = AT_FDCWD) -> tuple[ExecImage, bytes, list[bytes]]:
-    """Open the program (following #! scripts) and its interpreter; nothing changes yet."""
+            dfd: int = AT_FDCWD, flags: int = 0) -> tuple[ExecImage, bytes, list[bytes]]:
+    """Open the program (following #! scripts) and its interpreter; nothing changes yet.
+    `flags` (execveat's AT_SYMLINK_NOFOLLOW) applies to the program, not to a #! interpreter."""
     name = filename
     for _ in range(MAX_SCRIPT_DEPTH + 1):
-        file = open_exec(t, dfd, name)
+        file = open_exec(t, dfd, name, flags)
         dfd = AT_FDCWD  # an interpreter named by #! is looked up from the cwd
+        flags = 0
         file.get()
         try:
             head = read_file_at(file, 0, 2)
@@ -123,11 +127,12 @@ def prepare(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes],
     raise KernelError(Errno.ELOOP)
 
 
-def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes], dfd: int = AT_FDCWD) -> ExecResult:
+def do_execve(t: Task, filename: bytes, argv: list[bytes], envp: list[bytes], dfd: int = AT_FDCWD,
+              flags: int = 0) -> ExecResult:
     """Replace t's program; raise KernelError before the point of no return."""
     stack_limit = t.group.rlimits[RLIMIT_STACK][0]
     check_limits(argv, envp, stack_limit)
-    image, _final_name, argv = prepare(t, filename, argv, envp, dfd)
+    image, _final_name, argv = prepare(t, filename, argv, envp, dfd, flags)
     try:
         check_limits(argv, envp, stack_limit)
         mm = Mm(t.kernel.phys, t.abi.task_size)

@@ -72,16 +72,31 @@ def de_thread(t: Task) -> None:
         g.leader = t
 
 
+def _fd_name(t: Task, fd: int) -> bytes:
+    """The last component of the path behind fd: the dentry name comm takes."""
+    return t.files.get(fd).d_path().encode().rstrip(b"/").rsplit(b"/", 1)[-1]
+
+
 def execve_running(t: Task, dfd: int, name: bytes, argv_ptr: int, envp_ptr: int, flags: int) -> int:
     """do_execveat_common for a task that is running: on success the call does not
     return to the old program (the new one starts at its entry)."""
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         raise KernelError(Errno.EINVAL)
-    file = open_exec(t, dfd, name)  # alloc_bprm opens the file before the strings are copied
+    comm = b""
+    if not name and flags & AT_EMPTY_PATH:
+        # LOOKUP_EMPTY: the file `dfd` refers to itself (O_PATH included), opened anew
+        # through its /proc/self/fd link; Linux names it /dev/fd/N (AT_EXECFN, argv of a
+        # #! interpreter) and takes comm from the file's own name.
+        t.files.get(dfd)  # EBADF
+        comm = _fd_name(t, dfd)
+        name, dfd = b"/proc/self/fd/%d" % dfd, AT_FDCWD
+    file = open_exec(t, dfd, name, flags)  # alloc_bprm opens the file before the strings are copied
     file.get()
     file.put()
     argv = copy_strings(t, argv_ptr)
     envp = copy_strings(t, envp_ptr)
+    if not argv:
+        argv = [b""]  # do_execveat_common: an empty argv gets "" as argv[0] (Linux 5.18)
     k = t.kernel
     old_mm = t.mm
     old_files = t.files
@@ -90,7 +105,7 @@ def execve_running(t: Task, dfd: int, name: bytes, argv_ptr: int, envp_ptr: int,
     if t.files.refs > 1:
         t.files = old_files.copy()
     try:
-        result = do_execve(t, name, argv, envp, dfd)
+        result = do_execve(t, name, argv, envp, dfd, flags & AT_SYMLINK_NOFOLLOW)
     except KernelError:
         if t.files is not old_files:
             t.files.close_all()
@@ -105,6 +120,8 @@ def execve_running(t: Task, dfd: int, name: bytes, argv_ptr: int, envp_ptr: int,
         t.vfork_done.wake_up()
         t.vfork_done = None
     del old_mm
+    if comm:
+        t.comm = comm[:15]
     k.task_execed(t)
     if result.fatal is not None:
         do_group_exit(t, sig.SIGSEGV)
@@ -123,7 +140,7 @@ def sys_execve(t: Task, filename: Path, argv: ArgvPtr, envp: EnvpPtr) -> int:
     return execve_running(t, AT_FDCWD, getname(t.mm, filename), argv, envp, 0)
 
 
-@syscall(support=Support.PARTIAL, note="AT_EMPTY_PATH (executing an open fd itself) fails with ENOENT")
+@syscall(support=Support.PARTIAL, note="AT_EMPTY_PATH: AT_EXECFN is /proc/self/fd/N where Linux has /dev/fd/N")
 def sys_execveat(t: Task, fd: DirFd, filename: Path, argv: ArgvPtr, envp: EnvpPtr, flags: IntFlags) -> int:
     """execute program relative to a directory file descriptor"""
     name = getname(t.mm, filename, empty_ok=bool(flags & AT_EMPTY_PATH))

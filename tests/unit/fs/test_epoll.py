@@ -161,3 +161,19 @@ def test_pwait_sigsetsize_and_pwait2_timeout(task: Task) -> None:
     task.mm.write(EV + 16, struct.pack("<qq", 0, 0))
     assert sys(task, "epoll_pwait2", ep, OUT, 1, EV + 16, 0, 8) == 0
     assert sys(task, "epoll_pwait2", ep, OUT, 1, UNMAPPED, 0, 8) == -Errno.EFAULT
+
+
+def test_ctl_o_path_fd_is_ebadf(task: Task) -> None:
+    """fdget does not see O_PATH descriptors: EBADF for the target and for the epoll fd,
+    before the EPERM a regular file opened normally gets (LTP epoll_ctl06)."""
+    ep = sys(task, "epoll_create1", 0)
+    task.mm.write(USER_BUF + 0x3000, b"f\0")
+    reg = sys(task, "openat", -100, USER_BUF + 0x3000, 0o102, 0o600)
+    path_fd = sys(task, "openat", -100, USER_BUF + 0x3000, 0o10000000, 0)  # O_PATH
+    assert path_fd >= 0
+    assert ctl(task, ep, P.EPOLL_CTL_ADD, path_fd, P.EPOLLIN) == -Errno.EBADF
+    assert ctl(task, ep, P.EPOLL_CTL_ADD, reg, P.EPOLLIN) == -Errno.EPERM
+    task.mm.write(USER_BUF + 0x3100, b".\0")
+    ep_path = sys(task, "openat", -100, USER_BUF + 0x3100, 0o10000000, 0)
+    r, _w = pipe(task)
+    assert ctl(task, ep_path, P.EPOLL_CTL_ADD, r, P.EPOLLIN) == -Errno.EBADF

@@ -8,7 +8,7 @@ its credentials, signal state, limits, address space and times.
 
 Differences from Linux: the CPU times and context-switch counts are those of the
 sysgate process (as getrusage reports them to the guest); page-fault counts read 0;
-a task is "R (running)" while it is the one on the CPU and "S (sleeping)" otherwise.
+a task blocked in a system call is "S (sleeping)" (never "D"), a runnable one "R (running)".
 The emulated CPU executes nothing speculatively, so the speculation lines say it is
 not affected, as Linux says on a CPU without those bugs.
 """
@@ -19,6 +19,7 @@ import resource as host_resource
 from typing import TYPE_CHECKING
 
 from sysgate.fs.proc.task_mmu import mm_counters, task_mem
+from sysgate.kernel.sched import TaskState
 from sysgate.mm.physmem import PAGE_SIZE
 from sysgate.uapi.personality import ADDR_NO_RANDOMIZE
 from sysgate.uapi.resource import RLIMIT_RSS, RLIMIT_SIGPENDING
@@ -40,12 +41,16 @@ PF_EXITING = 0x00000004
 
 
 def task_state(task: Task) -> str:
-    """The task_state_array entry of a task."""
+    """The task_state_array entry of a task, from the scheduler's state: a task that is
+    runnable but not on the CPU is "R" as in Linux (programs such as LTP's library wait
+    for "S" to know that another task has gone to sleep in a system call)."""
     if task.exit_code is not None:
         return "Z (zombie)"
-    if task.kernel.current is task:
-        return "R (running)"
-    return "S (sleeping)"
+    if task.state is TaskState.BLOCKED:
+        return "S (sleeping)"
+    if task.state is TaskState.STOPPED:
+        return "T (stopped)"
+    return "R (running)"
 
 
 def escape_comm(comm: bytes) -> bytes:

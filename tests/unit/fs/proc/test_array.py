@@ -129,3 +129,21 @@ def test_stat_flags_say_whether_addresses_are_random(task: Task) -> None:
 def test_stat_start_time_is_in_clock_ticks(task: Task) -> None:
     fields = show_stat(task).decode().rsplit(") ", 1)[1].split()
     assert int(fields[19]) == task.start_boottime // 10_000_000
+
+
+def test_state_follows_the_scheduler(task: Task) -> None:
+    """A task waiting for the CPU is "R", one blocked in a call "S", a stopped one "T":
+    LTP's TST_PROCESS_STATE_WAIT(pid, 'S') relies on it to know a task is asleep."""
+    from sysgate.kernel.sched import TaskState
+
+    saved_current, saved_state = task.kernel.current, task.state
+    try:
+        task.kernel.current = None  # another task is on the CPU
+        assert array.task_state(task) == "R (running)"
+        task.state = TaskState.BLOCKED
+        assert array.task_state(task) == "S (sleeping)"
+        assert show_stat(task).split(b") ", 1)[1][:1] == b"S"
+        task.state = TaskState.STOPPED
+        assert array.task_state(task) == "T (stopped)"
+    finally:
+        task.kernel.current, task.state = saved_current, saved_state
