@@ -58,6 +58,7 @@ CASES = [
     Case("abort", returncode=-SIGABRT),
     Case("proc_syscall"),
     Case("exec_at"),
+    Case("epoll_et"),
 ]
 
 

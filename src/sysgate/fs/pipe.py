@@ -20,8 +20,11 @@ writer writes or closes (the host shows no open without a write).
 
 from __future__ import annotations
 
+import fcntl as host_fcntl
 import os
 import select
+import struct
+import termios
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from sysgate.fs.root import Root
     from sysgate.kernel.task import Task
 
+F_GETPIPE_SZ = 1032  # include/uapi/linux/fcntl.h
 FIFO_RETRY_NS = 10_000_000
 """How often a writer waiting in open() looks for a reader opened outside sysgate."""
 
@@ -49,7 +53,8 @@ class Pipe:
     writers: int = 0
     r_counter: int = 0  # opens for reading so far (wait_for_partner watches these)
     w_counter: int = 0
-    seq: int = 0  # bumped at every read and write: epoll's edges
+    rd_seq: int = 0  # bumped when readers are woken (a write): the read end's epoll edges
+    wr_seq: int = 0  # bumped when writers are woken (a read that made room in a full pipe)
     wait: WaitQueue = field(default_factory=WaitQueue)  # FIFO opens waiting for a partner
     key: tuple[int, int] | None = None  # (st_dev, st_ino) of a FIFO
 
@@ -83,33 +88,54 @@ class PipeFile(HostFile):
         super().release()
 
     def read(self, t: Task, count: int) -> bytes:
+        was_full = self._full()
         data = self.read_waiting(t, count, self.nonblock)
-        self._changed()
+        self._changed(read=True, was_full=was_full)
         return data
 
     def write(self, t: Task, data: bytes) -> int:
         n = self.write_waiting(t, data, self.nonblock)
-        self._changed()
+        self._changed(read=False)
         return n
 
+    def _full(self) -> bool:
+        """pipe_full, counted in bytes: the host pipe holds its whole capacity (the read
+        end cannot ask the host whether the write end is writable)."""
+        try:
+            queued = struct.unpack("i", host_fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            return bool(queued >= host_fcntl.fcntl(self.fd, F_GETPIPE_SZ))
+        except OSError:
+            return False
+
     def read_flags(self, t: Task, count: int, pos: int | None, flags: int) -> bytes:
+        was_full = self._full()
         data = super().read_flags(t, count, pos, flags)
-        self._changed()
+        self._changed(read=True, was_full=was_full)
         return data
 
     def write_flags(self, t: Task, data: bytes, pos: int | None, flags: int) -> int:
         n = super().write_flags(t, data, pos, flags)
-        self._changed()
+        self._changed(read=False)
         return n
 
-    def _changed(self) -> None:
-        """pipe_read/pipe_write's wake_up of the pipe's waiters: epoll sees the edge."""
-        self.pipe.seq += 1
+    def _changed(self, *, read: bool, was_full: bool = False) -> None:
+        """pipe_read/pipe_write's wake-ups, which epoll sees as edges: a write wakes the
+        readers; a read wakes the writers only if the pipe was full."""
+        if read:
+            if was_full:
+                self.pipe.wr_seq += 1
+        else:
+            self.pipe.rd_seq += 1
         if self.pipe.wait:
             self.pipe.wait.wake_up()
 
     def poll_seq(self) -> int:
-        return self.pipe.seq
+        seq = 0
+        if self._acc in (o.O_RDONLY, o.O_RDWR):
+            seq += self.pipe.rd_seq
+        if self._acc in (o.O_WRONLY, o.O_RDWR):
+            seq += self.pipe.wr_seq
+        return seq
 
     def poll_wait(self) -> PollWait:
         return [self.pipe.wait], [(self.fd, select.POLLIN | select.POLLPRI | select.POLLOUT)]
