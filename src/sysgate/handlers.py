@@ -29,7 +29,7 @@ from sysgate.fs import (  # noqa: F401
 )
 from sysgate.kernel import (  # noqa: F401
     exec_domain,
-    exit,
+    exit,  # noqa: A004 - kernel/exit.c's counterpart, not the builtin
     fork,
     itimer,
     posix_timers,

@@ -134,8 +134,8 @@ def _exit_notify(g: ThreadGroup) -> None:
         action = leader.sighand.action[sig.SIGCHLD]
         if action.handler == sig.SIG_IGN or action.flags & SA_NOCLDWAIT:
             autoreap = True
-    if leader is not None and g.exit_signal > 0 and not (autoreap and g.exit_signal == sig.SIGCHLD
-                                                          and leader.sighand.action[sig.SIGCHLD].handler == sig.SIG_IGN):
+    ignored = leader is not None and leader.sighand.action[sig.SIGCHLD].handler == sig.SIG_IGN
+    if leader is not None and g.exit_signal > 0 and not (g.exit_signal == sig.SIGCHLD and ignored):
         code = g.exit_code or 0
         cld = CLD_EXITED if not code & 0x7F else (CLD_DUMPED if code & 0x80 else CLD_KILLED)
         uid = g.leader.cred.uid if g.leader is not None else 0
@@ -228,7 +228,7 @@ def sys_wait4(t: Task, upid: PidT, stat_addr: WaitStatusOut, options: WaitOption
 
 
 @syscall(support=Support.PARTIAL, note="P_PIDFD is refused (EINVAL: no pidfds); rusage is zeros")
-def sys_waitid(t: Task, which: IdType, upid: PidT, infop: SiginfoOut, options: Int, ru: RusageOut) -> int:
+def sys_waitid(t: Task, which: IdType, upid: PidT, infop: SiginfoOut, options: WaitOptions, ru: RusageOut) -> int:
     """wait for process to change state"""
     options &= 0xFFFFFFFF  # __WCLONE is the sign bit of the int
     if options & ~(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL):

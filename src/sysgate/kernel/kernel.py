@@ -25,10 +25,9 @@ from sysgate.fs.fdtable import FdTable
 from sysgate.fs.hostfs import HostFile
 from sysgate.fs.root import Root, check_root_dir
 from sysgate.host import fd_path, status_flags_from_host
-from sysgate.kernel.sched import TIME_SLICE_NS, Scheduler, TaskState
-from sysgate.kernel.signal import get_signal
+from sysgate.kernel.core import raise_host_nofile, run_loop
+from sysgate.kernel.sched import Scheduler, TaskState
 from sysgate.kernel.task import Cred, FsStruct, Task, ThreadGroup
-from sysgate.kernel.traps import do_trap
 from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import PhysMem
 from sysgate.syscall import Handler, Support
@@ -50,24 +49,6 @@ FIRST_PID = 2
 """The first guest process's pid; pid 1 is sysgate itself, the reaper of orphans."""
 UTS_RELEASE = "6.12.117-sysgate"
 """What uname -r reports: the Linux release whose behaviour sysgate follows."""
-FORWARDED_SIGNALS = (2, 3, 1, 15)
-"""SIGINT, SIGQUIT, SIGHUP, SIGTERM: sysgate passes them to the guest (Ctrl-C reaches it)."""
-
-
-def _raise_host_nofile() -> None:
-    """Let sysgate itself hold as many descriptors as its hard limit allows: every guest
-    fd of every guest process is a host fd of this one process. (The guests' own
-    RLIMIT_NOFILE is the one sysgate started with, read before this.)"""
-    try:
-        soft, hard = host_resource.getrlimit(host_resource.RLIMIT_NOFILE)
-        if soft != hard:
-            host_resource.setrlimit(host_resource.RLIMIT_NOFILE, (hard, hard))
-    except (ValueError, OSError):
-        pass
-
-
-def _note_host_signal(signo: int, frame: object) -> None:
-    """The host handler: nothing to do here, set_wakeup_fd hands the number to the watcher."""
 XSAVE_SIZE = 576
 """XSAVE area size for XCR0 = x87|SSE, the state the emulated CPU has."""
 
@@ -351,7 +332,7 @@ class Kernel:
         self.exit_status = None
         self.next_pid = FIRST_PID
         self.sched = Scheduler(self, self.seed)
-        _raise_host_nofile()
+        raise_host_nofile()
         t = self.create_init_task(stdio)
         # The guest's umask is kept by the kernel (t.fs.umask) and applied by the handlers;
         # the host's must not mask modes a second time.
@@ -383,7 +364,7 @@ class Kernel:
             else:
                 t.resume_pc = exe.entry
                 self.sched.enqueue(t)
-                self._run_loop()
+                run_loop(self)
             assert self.exit_status is not None
             if self.tracer is not None:
                 self.tracer.exited(t, self.exit_status)
@@ -393,129 +374,6 @@ class Kernel:
             os.umask(host_umask)
             self.shutdown()
         return self.exit_status
-
-    def _run_loop(self) -> None:
-        """The loop, with the watcher thread running and host signals passed to the guest."""
-        import signal as host_signal
-        import threading
-
-        assert self.cpu is not None
-        watcher = self.sched.start_watcher(self.cpu.stop)
-        saved: dict[int, object] = {}
-        old_wakeup = None
-        if threading.current_thread() is threading.main_thread():
-            for signo in FORWARDED_SIGNALS:
-                saved[signo] = host_signal.signal(signo, _note_host_signal)
-            old_wakeup = host_signal.set_wakeup_fd(watcher.signal_w, warn_on_full_buffer=False)
-            self._forwarding = True
-        try:
-            self._loop()
-        finally:
-            self._forwarding = False
-            if saved:
-                host_signal.set_wakeup_fd(old_wakeup if old_wakeup is not None else -1)
-                for signo, handler in saved.items():
-                    host_signal.signal(signo, handler)  # type: ignore[arg-type]
-
-    def _loop(self) -> None:
-        """schedule(), forever: run the chosen task until its CPU stops, act on why."""
-        cpu = self.cpu
-        sched = self.sched
-        assert cpu is not None
-        watcher = sched.watcher
-        while True:
-            if sched.host_signals:
-                self._pass_host_signals()
-            t = sched.pick_next()
-            if t is None:
-                if sched.host_signals:
-                    continue
-                return
-            self._switch_to(t)
-            if t.sigpending and t._call_state is None:
-                self._do_signal(t)  # a signal that came while it was off the CPU (not in a call)
-                if t.state is not TaskState.RUNNABLE:
-                    continue
-            if watcher is not None:
-                watcher.running = True
-            stop = cpu.run(t.resume_pc)
-            if watcher is not None:
-                watcher.running = False
-            if t.state is TaskState.DEAD:
-                continue
-            do_trap(self, t, stop)  # first: an emulated vsyscall entry moves rip
-            t.resume_pc = cpu.get_reg("rip")
-            if t.resume_regs:
-                self._load_resume_regs(t)
-            if t.state is TaskState.RUNNABLE and t.sigpending:
-                self._do_signal(t)
-            t.in_syscall = False
-            if t.state is not TaskState.RUNNABLE:
-                continue  # blocked, stopped, or dead
-            if self._yield or (sched.runqueue and time.monotonic_ns() - self._slice_start >= TIME_SLICE_NS):
-                self._yield = False
-                sched.enqueue(t)  # its slice is over: to the back of the queue
-            else:
-                sched.enqueue(t, front=True)
-
-    def _switch_to(self, t: Task) -> None:
-        """Put `t` on the CPU (switch_to): save the previous task's registers, load t's."""
-        cpu = self.cpu
-        assert cpu is not None
-        prev = self.on_cpu
-        if prev is not t:
-            if prev is not None and prev.state is not TaskState.DEAD:
-                prev.context = cpu.save_context()
-            if t.context is not None:
-                cpu.restore_context(t.context)
-                t.context = None
-            self.on_cpu = t
-            self._slice_start = time.monotonic_ns()
-        if cpu.mm is not t.mm:
-            cpu.switch_mm(t.mm)
-        self.current = t
-        if t.resume_regs:
-            self._load_resume_regs(t)
-
-    def _load_resume_regs(self, t: Task) -> None:
-        """Registers a new task (fork) or a new program (execve) starts with."""
-        assert self.cpu is not None
-        regs = t.resume_regs
-        t.resume_regs = {}
-        pc = regs.pop("rip", None)
-        if pc is not None:
-            t.resume_pc = pc
-        if regs:
-            self.cpu.set_regs(regs)
-
-    def _do_signal(self, t: Task) -> None:
-        from sysgate.kernel import signal as ksignal
-
-        do_signal = getattr(ksignal, "do_signal", None)
-        if do_signal is not None:
-            do_signal(t)
-            return
-        signo = get_signal(t)  # until handlers run: default actions only
-        if signo is not None:
-            self.do_group_exit(t, signo)
-
-    def _pass_host_signals(self) -> None:
-        """Signals sysgate received (Ctrl-C: SIGINT) go to the guest's foreground
-        process group, as the terminal driver sends them (isig, kill_pgrp)."""
-        from sysgate.kernel.signal import send_signal
-
-        while self.sched.host_signals:
-            signo = self.sched.host_signals.popleft()
-            pgrp = self.fg_pgrp
-            targets = [t for t in self.tasks.values() if t.group.pgid == pgrp and t.state is not TaskState.DEAD]
-            if not targets:
-                targets = [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
-            seen = set()
-            for t in targets:
-                if t.group.tgid not in seen:
-                    seen.add(t.group.tgid)
-                    send_signal(t, signo, sig.SI_KERNEL)
-                    self.signal_wake_up(t)
 
     def signal_wake_up(self, t: Task) -> None:
         """A signal is pending for `t`: wake it from an interruptible wait."""
