@@ -45,10 +45,10 @@ SETARCH = shutil.which("setarch")
 GUEST_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "TZ": "UTC", "SYSGATE_TEST": "hello world"}
 VDSO_CALLS = frozenset({"clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu"})
 PID_RESULTS = frozenset({"getpid", "gettid", "getppid", "set_tid_address", "getpgrp", "getpgid", "getsid",
-                         "setsid"})
+                         "setsid", "fork", "vfork", "clone", "clone3", "wait4"})
 HIGH_ADDR = re.compile(r"\b0x7f[0-9a-f]{10}\b")
 BRK0 = re.compile(r"^(?:\S+ +)*brk\((?:NULL|0)\) += (0x[0-9a-f]+)", re.M)
-PID_ARGS = frozenset({"tgkill", "tkill", "kill"})
+PID_ARGS = frozenset({"tgkill", "tkill", "kill", "wait4"})
 PIPE = re.compile(r"(pipe|socket|anon_inode:\[?\w*\]?):\[\d+\]")
 LINE = re.compile(r"^(?P<lead>(?:\[[^]]*\] |HH:MM:SS(?:\.F)? |EPOCH(?:\.F)? |\(\+ REL\) |REL |PID )*)"
                   r"(?P<name>[a-z_0-9]+)\((?P<rest>.*)$")
@@ -123,6 +123,7 @@ class Normaliser:
     drop: frozenset[str] = VDSO_CALLS
     times: bool = True
     extra: list[tuple[str, str]] = field(default_factory=list)  # (regex, replacement) for one test
+    skip: tuple[str, ...] = ()  # regexes of lines left out (a signal whose moment is a race on the host)
 
     def lines(self, trace: str) -> list[str]:
         m = BRK0.search(trace)
@@ -136,6 +137,8 @@ class Normaliser:
 
     def line(self, line: str, heap: int | None = None) -> str | None:
         """One line normalised; None to leave it out. `heap`: where the first brk(NULL) put the heap."""
+        if any(re.search(pattern, line) for pattern in self.skip):
+            return None
         # Addresses keep their length, so that the column of " = " is still compared.
         line = HIGH_ADDR.sub(lambda m: "0x" + "A" * (len(m.group(0)) - 2), line)
         if heap is not None:  # malloc'd addresses: glibc picks routines (and sizes) by CPU features
@@ -144,6 +147,7 @@ class Normaliser:
         original = line
         line = re.sub(r"^\d+ +", "PID ", line)  # -f -o FILE: each line starts with the pid, as "%-5u "
         line = re.sub(r"si_pid=\d+", "si_pid=PID", line)
+        line = re.sub(r"parent_tid=\[\d+\]", "parent_tid=[PID]", line)
         line = PIPE.sub(r"\1:[INODE]", line)
         for pattern, repl in self.extra:
             line = re.sub(pattern, repl, line)
@@ -158,7 +162,7 @@ class Normaliser:
         if name == "getrandom":
             rest = re.sub(r'^"(?:[^"\\]|\\.)*"(\.\.\.)?', '"RANDOM"', rest)
         if name in PID_RESULTS:
-            rest = re.sub(r"= (0x[0-9a-f]+|\d+)", "= PID", rest)
+            rest = re.sub(r"(\) +)= (0x[0-9a-f]+|\d+)((?: <T>)?)$", r"\1= PID\3", rest)
         if name in PID_ARGS:
             rest = re.sub(r"^\d+(, \d+)?", lambda m: ", ".join("PID" for _ in m.group(0).split(", ")), rest)
         if name.startswith("syscall_0x"):  # leftover registers: glibc's code paths depend on the CPU
@@ -237,3 +241,114 @@ def differences(native_trace: str, ours_trace: str, norm: Normaliser | None = No
 
 def path_env() -> dict[str, str]:
     return dict(GUEST_ENV, PATH=os.environ.get("PATH", GUEST_ENV["PATH"]))
+
+
+# -- several processes (-f, -ff) ---------------------------------------------------------------
+
+PID_LEAD = re.compile(r"^(\d+) +")
+UNFINISHED = " <unfinished ...>"
+RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>")
+CHILD_RESULT = re.compile(r"^(?:clone|clone3|fork|vfork)\(.*\) += (\d+)$")
+CHILD_TIMES = [(r"si_utime=\d+, si_stime=\d+", "si_utime=U, si_stime=S")]
+
+
+def join_resumed(lines: Iterable[str]) -> list[str]:
+    """One task's lines with each `X(... <unfinished ...>` and its `<... X resumed>...` made
+    one line again, as if no other task had cut it (the interleaving of tasks is the
+    schedulers', not the tracer's)."""
+    out: list[str] = []
+    open_at: int | None = None
+    for line in lines:
+        m = RESUMED.match(line)
+        if m is not None and open_at is not None:
+            out[open_at] = out[open_at][: -len(UNFINISHED)] + line[m.end():]
+            open_at = None
+            continue
+        if line.endswith(UNFINISHED) and not line.startswith("<..."):
+            open_at = len(out)
+        out.append(line)
+    return out
+
+
+def _by_pid(trace: str) -> tuple[list[int], dict[int, list[str]]]:
+    """A `-f -o FILE` trace split by the pid each line starts with (in order of appearance)."""
+    order: list[int] = []
+    lines: dict[int, list[str]] = {}
+    for line in trace.splitlines():
+        m = PID_LEAD.match(line)
+        if m is None:
+            continue
+        pid = int(m.group(1))
+        if pid not in lines:
+            order.append(pid)
+            lines[pid] = []
+        lines[pid].append(line[m.end():])
+    return order, lines
+
+
+def name_tasks(first: int, lines: dict[int, list[str]]) -> dict[str, list[str]]:
+    """Each task's joined lines under a name that does not depend on pid numbers: P for
+    the first, P.1 for its first child (the result of its first clone/fork/vfork), ..."""
+    named: dict[str, list[str]] = {}
+    names: dict[int, str] = {}
+    todo = [("P", first)]
+    while todo:
+        name, pid = todo.pop()
+        own = join_resumed(lines.get(pid, []))
+        named[name] = own
+        names[pid] = name
+        children = [int(m.group(1)) for line in own if (m := CHILD_RESULT.match(line)) is not None]
+        todo += [(f"{name}.{i + 1}", c) for i, c in enumerate(children)]
+    return {name: [subst_pids(x, names) for x in own] for name, own in named.items()}
+
+
+PID_PLACES = [re.compile(p) for p in (
+    r"^(?:clone|clone3|fork|vfork|wait4|waitid|getpid|gettid|getppid)\(.*\) += (\d+)$", r"si_pid=(\d+)",
+    r"parent_tid=\[(\d+)\]", r"^waitid\(P_PID, (\d+),", r"^wait4\((\d+),", r"superseded by execve in pid (\d+)")]
+
+
+def subst_pids(line: str, names: dict[int, str]) -> str:
+    """The pids of known tasks, where a line shows one, replaced by the task's name."""
+    for pattern in PID_PLACES:
+        m = pattern.search(line)
+        if m is not None and int(m.group(1)) in names:
+            line = line[: m.start(1)] + names[int(m.group(1))] + line[m.end(1) :]
+    return line
+
+
+def tasks_of(trace: str | dict[int, str]) -> dict[str, list[str]]:
+    """The tasks of a -f trace (one text) or of -ff files (pid -> text), named by name_tasks."""
+    if isinstance(trace, str):
+        order, lines = _by_pid(trace)
+        if not order:
+            return {}
+        return name_tasks(order[0], lines)
+    lines = {pid: text.splitlines() for pid, text in trace.items()}
+    return name_tasks(min(lines), lines) if lines else {}
+
+
+def assert_same_tasks(theirs: dict[str, list[str]], ours: dict[str, list[str]],
+                      norm: Normaliser | None = None) -> None:
+    """The same tasks (by name), each with the same normalised lines."""
+    norm = norm or Normaliser(extra=list(CHILD_TIMES))
+    assert sorted(ours) == sorted(theirs), f"tasks: strace {sorted(theirs)}, sysgate {sorted(ours)}"
+    problems = []
+    for name in sorted(theirs):
+        a = [x for x in (norm.line(x) for x in theirs[name]) if x is not None]
+        b = [x for x in (norm.line(x) for x in ours[name]) if x is not None]
+        a = [re.sub(r"\) += ", ") = ", x) for x in a]
+        b = [re.sub(r"\) += ", ") = ", x) for x in b]
+        if a != b:
+            problems.append(f"task {name}:\n" + diff(a, b))
+    if problems:
+        pytest.fail("the traces differ (after normalisation):\n" + "\n".join(problems), pytrace=False)
+
+
+def separate_files(base: Path) -> dict[int, str]:
+    """-ff's FILE.PID files next to `base` (FILE), by pid."""
+    out = {}
+    for f in base.parent.glob(base.name + ".*"):
+        suffix = f.name[len(base.name) + 1 :]
+        if suffix.isdigit():
+            out[int(suffix)] = f.read_text(errors="surrogateescape")
+    return out

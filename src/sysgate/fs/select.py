@@ -204,7 +204,7 @@ def _restart_poll(ufds: int, nfds: int, end: int | None) -> Callable[[Task], int
     return do_restart_poll
 
 
-@syscall()
+@syscall(ret="poll")
 def sys_poll(t: Task, ufds: PollFds, nfds: UInt, timeout_msecs: Int) -> int:
     """wait for some event on a file descriptor"""
     timer = CallTimer(t, "poll_end")
@@ -230,7 +230,7 @@ def _start_timespec(t: Task, timer: CallTimer, tsp: int) -> None:
     timer.start(end)
 
 
-@syscall()
+@syscall(ret="poll")
 def sys_ppoll(t: Task, ufds: PollFds, nfds: UInt, tsp: TimespecIo, sigmask: SigsetIn, sigsetsize: SizeT) -> int:
     """wait for some event on a file descriptor, with a timespec and a signal mask"""
     timer = CallTimer(t, "poll_end")
@@ -342,7 +342,7 @@ def _finish_select(t: Task, n: int, inp: int, outp: int, exp: int, timer: CallTi
     return ret
 
 
-@syscall()
+@syscall(ret="select")
 def sys_select(t: Task, n: Int, inp: FdSet, outp: FdSet, exp: FdSet, tvp: TimevalIo) -> int:
     """synchronous I/O multiplexing"""
     timer = CallTimer(t, "select_end")
@@ -358,7 +358,7 @@ def sys_select(t: Task, n: Int, inp: FdSet, outp: FdSet, exp: FdSet, tvp: Timeva
     return _finish_select(t, n, inp, outp, exp, timer, tvp, "timeval")
 
 
-@syscall()
+@syscall(ret="select")
 def sys_pselect6(t: Task, n: Int, inp: FdSet, outp: FdSet, exp: FdSet, tsp: TimespecIo, sig: SigArgPack) -> int:
     """synchronous I/O multiplexing, with a timespec and a signal mask"""
     timer = CallTimer(t, "select_end")

@@ -66,10 +66,10 @@ stack_size, tls, set_tid, set_tid_size, cgroup."""
 PID_MAX = 4194304  # /proc/sys/kernel/pid_max on 64-bit
 
 CloneFlags = Annotated[int, Arg("unsigned long", show="clone_flags")]
-CloneSp = Annotated[int, Arg("unsigned long", show="hex")]
-TidPtr = Annotated[int, UserPtr("int __user *", show="ptr")]
-TlsArg = Annotated[int, Arg("unsigned long", show="hex")]
-CloneArgs = Annotated[int, UserPtr("struct clone_args __user *", show="clone_args", size="size")]
+CloneSp = Annotated[int, Arg("unsigned long", show="clone_stack")]
+TidPtr = Annotated[int, UserPtr("int __user *", show="exit:clone_tids")]
+TlsArg = Annotated[int, Arg("unsigned long", show="clone_tls")]
+CloneArgs = Annotated[int, UserPtr("struct clone_args __user *", show="exit:clone_args", size="size")]
 CloneArgsSize = Annotated[int, Arg("size_t")]
 
 

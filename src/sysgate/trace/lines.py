@@ -17,6 +17,7 @@ import io
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -100,15 +101,16 @@ class Output:
 class Leader:
     """printleader: what comes before every line."""
 
-    def __init__(self, kernel: Kernel, opts: TraceOptions) -> None:
+    def __init__(self, kernel: Kernel, opts: TraceOptions, nprocs: Callable[[], int] | None = None) -> None:
         self.kernel = kernel
         self.opts = opts
         self.last_rel_ns: int | None = None
+        self.nprocs = nprocs or (lambda: 1)  # strace's nprocs: the tasks it traces
 
     def __call__(self, task: Task, nr: int | None, ip: int | None) -> str:
         opts = self.opts
         out = ""
-        nprocs = len({t.tid for t in self.kernel.tasks.values()})
+        nprocs = self.nprocs()
         pid_prefix = opts.output is not None and opts.follow and not opts.output_separately
         if pid_prefix:
             out += f"{task.tid:<5d} "

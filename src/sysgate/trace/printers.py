@@ -115,6 +115,44 @@ def xval_printer(name: str, table: Xlat, dflt: str) -> None:
     PRINTERS[name] = p_xval
 
 
+WHOLE_CALL: dict[str, Callable[[Ctx], str]] = {}
+"""Calls without parameters that strace still decodes from the task's state (rt_sigreturn's
+mask, read from the signal frame on the stack): the text between the parentheses."""
+
+EntryTest = Callable[[Ctx, int, "Param"], bool]
+AT_ENTRY: dict[str, EntryTest] = {}
+"""For an "exit:" printer: whether this call's argument is known at entry. strace's decoders
+print what they can at entry (fcntl's F_SETLK lock, ioctl's TCSETS termios, prctl's
+PR_SET_NAME) and only the rest at exit; the difference shows when another task's line
+cuts the call (`fcntl(3, F_SETLKW, {...} <unfinished ...>`)."""
+EXIT_SEP: set[str] = set()
+"""The "exit:" printers whose ", " strace writes with the argument at exit (tprint_arg_next
+in the exiting branch: clone's tail, ioctl's and fcntl's argument), so that a cut line
+reads `ioctl(0, TCGETS <unfinished ...>` and `<... ioctl resumed>, {...}) = 0`."""
+
+
+def at_entry(name: str, exit_sep: bool = False) -> Callable[[EntryTest], EntryTest]:
+    """Register the entry test of the "exit:" printer `name`."""
+
+    def register(fn: EntryTest) -> EntryTest:
+        AT_ENTRY[name] = fn
+        if exit_sep:
+            EXIT_SEP.add(name)
+        return fn
+
+    return register
+
+
+def known_at_entry(ctx: Ctx, p: Param, value: int) -> bool:
+    """Whether an argument strace may print at exit is printed at entry for this call."""
+    test = AT_ENTRY.get(p.arg.show.removeprefix("exit:"))
+    return test is not None and test(ctx, value, p)
+
+
+def exit_separator(p: Param) -> bool:
+    return p.arg.show.removeprefix("exit:") in EXIT_SEP
+
+
 def prints_on_exit(p: Param) -> bool:
     """Whether strace prints this argument when the call returns: what the kernel writes
     (an OUT or INOUT pointer), and what a declaration marks "exit:"."""

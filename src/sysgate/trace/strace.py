@@ -29,9 +29,19 @@ from sysgate.trace.hooks import SyscallCall
 from sysgate.trace.inject import Injector, InjectSpec, Poke, nargs, poke_memory
 from sysgate.trace.lines import Leader, Output, Stream
 from sysgate.trace.options import TraceOptions
-from sysgate.trace.printers import RET_PRINTERS, Ctx, addr, prints_on_exit, render
+from sysgate.trace.printers import (
+    RET_PRINTERS,
+    WHOLE_CALL,
+    Ctx,
+    addr,
+    exit_separator,
+    known_at_entry,
+    prints_on_exit,
+    render,
+)
 from sysgate.trace.summary import Summary
 from sysgate.trace.sysent import SYSENT
+from sysgate.trace.tasks import Procs
 from sysgate.uapi.errno import MAX_ERRNO, Errno
 
 if TYPE_CHECKING:
@@ -106,7 +116,8 @@ class Tracer:
         self.in_syscall: dict[int, SyscallCall] = {}  # between entry and return to user mode (for -i)
         self.last_nr: dict[int, int] = {}  # each task's last system call (-n on other lines)
         self.exit_stacks: dict[int, list[str]] = {}  # -k: exit's stack, printed after "+++ exited"
-        self.leader_of = Leader(kernel, opts)
+        self.procs = Procs(self)
+        self.leader_of = Leader(kernel, opts, self.procs.nprocs)
         self.events = Events(self)
         self.json = opts.json
         self.buffered = opts.statuses != frozenset(("successful", "failed", "unfinished", "unavailable",
@@ -135,6 +146,9 @@ class Tracer:
     def enter(self, call: SyscallCall) -> None:
         """syscall_entering_trace: inject, then print what is known at entry."""
         t = call.task
+        if not self.procs.follows(t):
+            call.state["filtered"] = True  # a task strace does not trace (no -f)
+            return
         self.last_nr[t.tid] = call.nr
         self.in_syscall[t.tid] = call
         if not self.wants(call.nr):
@@ -157,10 +171,13 @@ class Tracer:
         if raw or call.spec is None:
             count = SYSENT[call.nr][0] if call.nr in SYSENT else (len(call.spec.params) if call.spec else 6)
             pending.parts = [chex(a) for a in call.frame[1 : 1 + count]]
+        elif call.name in WHOLE_CALL:
+            pending.parts = [WHOLE_CALL[call.name](ctx)]  # a call strace decodes from elsewhere
         else:
             assert call.spec is not None
             for i, p in enumerate(call.spec.params):
-                if prints_on_exit(p) and (opts.structs or _is_string(p.arg.show) or not isinstance(p.arg, UserPtr)):
+                if prints_on_exit(p) and (opts.structs or _is_string(p.arg.show) or not isinstance(p.arg, UserPtr)) \
+                        and not known_at_entry(ctx, p, call.decoded[i]):
                     pending.parts.append(None)
                     pending.deferred.append(i)
                 elif not opts.structs and isinstance(p.arg, UserPtr) and not _is_string(p.arg.show):
@@ -174,7 +191,8 @@ class Tracer:
         # them is an argument its printer leaves out, such as open's mode without O_CREAT).
         k = min(pending.deferred, default=len(pending.parts))
         known = ", ".join(p for p in pending.parts[:k] if p is not None)
-        self.begin(t, self._leader(t, call) + f"{call.name}({known}", sep=bool(known and pending.deferred))
+        sep = bool(known and pending.deferred) and not (call.spec is not None and exit_separator(call.spec.params[k]))
+        self.begin(t, self._leader(t, call) + f"{call.name}({known}", sep=sep)
         pending.shown, pending.started = k, True
 
     def _tamper_entering(self, call: SyscallCall, spec: InjectSpec) -> None:
@@ -211,8 +229,20 @@ class Tracer:
 
     def exit(self, call: SyscallCall) -> None:
         """syscall_exiting_trace: count, then finish (or drop) the line."""
-        if call.state.get("filtered"):
+        if call.state.get("filtered") or call.state.get("vanished"):
             return
+        self._finish(call)
+
+    def vanished(self, t: Task) -> None:
+        """`t` ends inside its system call (exit, exit_group, or killed while blocked):
+        the call's line ends with `= ?` (print_event_exit), before the `+++` line."""
+        call = self.in_syscall.get(t.tid)
+        if call is None or call.state.get("filtered") or call.state.get("vanished"):
+            return
+        call.state["vanished"] = True
+        self._finish(call, vanished=True)
+
+    def _finish(self, call: SyscallCall, vanished: bool = False) -> None:
         spec = call.state.get("inject")
         if isinstance(spec, InjectSpec):
             if spec.poke_exit and self._poke(call, spec.poke_exit):
@@ -223,7 +253,7 @@ class Tracer:
         result = call.result if call.result is not None else -Errno.ENOSYS
         injected_ok = call.injected and isinstance(spec, InjectSpec) and spec.retval is not None
         failed = -MAX_ERRNO <= result < 0 and not injected_ok
-        noreturn = call.slot is not None and call.slot.noreturn
+        noreturn = vanished or (call.slot is not None and call.slot.noreturn)
         if self.opts.counts and not noreturn and call.slot is not None:
             took = call.duration_ns if self.opts.wall_time else call.cpu_ns
             self.summary.add(call.nr, call.name, took, failed)  # count.c: calls that return
@@ -235,10 +265,19 @@ class Tracer:
             return  # the line was kept back (buffered): it is dropped
         ctx = pending.ctx
         ctx.exiting, ctx.ret = True, result
-        if call.spec is not None:
-            for i in pending.deferred:
-                pending.parts[i] = render(ctx, call.spec.params[i], call.decoded[i])
-        rest = ", ".join(p for p in pending.parts[pending.shown :] if p is not None)
+        if vanished and pending.deferred:
+            # What the decoder would print on exiting never comes (print_event_exit).
+            known = ", ".join(p for p in pending.parts[pending.shown : min(pending.deferred)] if p is not None)
+            rest = (known + ", " if known else "") + " <unfinished ...>"
+        else:
+            if call.spec is not None:
+                for i in pending.deferred:
+                    pending.parts[i] = render(ctx, call.spec.params[i], call.decoded[i])
+            rest = ", ".join(p for p in pending.parts[pending.shown :] if p is not None)
+            if rest and pending.started and call.spec is not None and pending.deferred \
+                    and exit_separator(call.spec.params[pending.shown]) \
+                    and any(p is not None for p in pending.parts[: pending.shown]):
+                rest = ", " + rest  # the decoder writes the separator with what it prints at exit
         if not pending.started:
             rest = f"{self._leader(call.task, call)}{call.name}(" + rest
         if noreturn:
@@ -338,15 +377,32 @@ class Tracer:
     def execve(self, task: Task, filename: bytes, argv: list[bytes], envp: list[bytes], error: int = 0,
                duration_ns: int = 0, cpu_ns: int = 0, ip: int | None = None, sp: int = 0) -> None:
         """The first line: the execve that started the program (`sp`: the new stack, 0 if none)."""
+        self.procs.follows(task)
         self.events.execve(task, filename, argv, envp, error, duration_ns, cpu_ns, ip, sp)
 
     def signal(self, task: Task, info: SigInfo) -> None:
         """A signal the task dequeued (get_signal): its `--- SIG... ---` line."""
-        self.events.signal(task, info)
+        if self.procs.follows(task):
+            self.events.signal(task, info)
 
     def exited(self, task: Task, status: ExitStatus) -> None:
-        """The process ended: `+++ exited with N +++` or `+++ killed by SIG +++`."""
-        self.events.exited(task, status)
+        """The first process ended (the kernel's report at the end of the run): its
+        `+++ exited with N +++` or `+++ killed by SIG +++`, unless task_exited wrote it."""
+        self.procs.run_ended(task, status)
+
+    # -- the process table's events (Kernel.task_created, task_exited, task_execed) ------------
+
+    def task_created(self, parent: Task, child: Task) -> None:
+        """clone/fork/vfork made `child`: traced from now on with -f."""
+        self.procs.created(parent, child)
+
+    def task_exited(self, t: Task) -> None:
+        """`t` has ended (do_exit): its open call ends `= ?`, then its `+++` line."""
+        self.procs.exited(t)
+
+    def task_execed(self, t: Task) -> None:
+        """`t` runs a new program; a thread that exec'd has its process's pid now."""
+        self.procs.execed(t)
 
     def finish(self) -> None:
         """The end of the run: -c/-C's table; the files are closed and the tracer detached

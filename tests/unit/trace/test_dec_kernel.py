@@ -279,4 +279,5 @@ def test_group_list_cut_where_memory_ends(task):
 
 @pytest.mark.parametrize("name", ["exit", "exit_group"])
 def test_exit_has_no_result(task, name):
-    assert traced(task, name, 3) == line(f"{name}(3)", "?")
+    """The call ends with `= ?`, then the task's end (print_event_exit, print_exited)."""
+    assert traced(task, name, 3) == line(f"{name}(3)", "?") + "+++ exited with 3 +++\n"

@@ -210,8 +210,10 @@ def test_signal_and_exit_lines(task: Task) -> None:
         tr = tracer(task, *options, out=out)
         tr.signal(task, SigInfo(11, 1, addr=0))
         tr.exited(task, ExitStatus(signal=11))
-        tr.exited(task, ExitStatus(code=3))
-        return out.getvalue().splitlines()
+        tr.exited(task, ExitStatus(code=3))  # a process ends once: this one is not written
+        out2 = io.StringIO()
+        tracer(task, *options, out=out2).exited(task, ExitStatus(code=3))
+        return out.getvalue().splitlines() + out2.getvalue().splitlines()
 
     assert lines() == ["--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---",
                        "+++ killed by SIGSEGV +++", "+++ exited with 3 +++"]
@@ -243,10 +245,18 @@ def test_output_to_a_command(task: Task, tmp_path: Path) -> None:
 
 
 def test_pid_prefixes(task: Task, tmp_path: Path) -> None:
-    other = task.kernel.create_init_task((0, 1, 2))  # a second task: lines say whose they are
+    """`[pid N] ` once strace traces more than one task (with -f: a child it followed)."""
+    other = task.kernel.create_init_task((0, 1, 2))
     task.kernel.current = task
     assert other.tid != task.tid
-    assert traced(task, "getuid").startswith(f"[pid {task.tid:5d}] getuid()")
+    assert traced(task, "getuid").startswith("getuid()")  # the other task is not traced
+    out = io.StringIO()
+    tr = tracer(task, "-f", out=out)
+    tr.whole_line(task, tr.leader_of(task, None, None) + "x")
+    tr.task_created(task, other)
+    tr.whole_line(task, tr.leader_of(task, None, None) + "y")
+    assert out.getvalue() == f"x\n[pid {task.tid:5d}] y\n"
+    tr.finish()
     opts, _ = parse(["-f", "-o", str(tmp_path / "log"), "prog"], {})
     tr = task.kernel.trace(opts)
     tr.whole_line(task, tr.leader_of(task, None, None) + "x")

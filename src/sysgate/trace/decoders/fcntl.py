@@ -14,7 +14,19 @@ from __future__ import annotations
 from sysgate.arch.x86_64.structs import FLOCK
 from sysgate.syscall import Param
 from sysgate.trace.decoders.open import OPEN_MODE_FLAGS, open_modes, sprint_open_modes
-from sysgate.trace.printers import Ctx, addr, fetch, flags_printer, printer, r_fd, ret_printer, s32, s64, xval_printer
+from sysgate.trace.printers import (
+    Ctx,
+    addr,
+    at_entry,
+    fetch,
+    flags_printer,
+    printer,
+    r_fd,
+    ret_printer,
+    s32,
+    s64,
+    xval_printer,
+)
 from sysgate.trace.xlat import Xlat, comment, printflags, printxval
 from sysgate.uapi import fcntl as o
 from sysgate.uapi.signal import signame
@@ -160,3 +172,9 @@ def r_fcntl(ctx: Ctx, v: int) -> str:
 
 # dup3's and pipe2's flags: printflags(open_mode_flags), with no access mode.
 flags_printer("open_mode_flags", OPEN_MODE_FLAGS, "O_???")
+
+
+@at_entry("fcntl_arg", exit_sep=True)
+def fcntl_at_entry(ctx: Ctx, v: int, p: Param) -> bool:
+    """print_fcntl prints the argument at entry except for the commands that fill it."""
+    return ctx.arg("cmd") & 0xFFFFFFFF not in (*_GETLK, o.F_GETOWN_EX)

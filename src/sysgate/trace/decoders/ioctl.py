@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 
 from sysgate.syscall import Param
-from sysgate.trace.printers import Ctx, printer
+from sysgate.trace.printers import Ctx, at_entry, printer
 from sysgate.trace.xlat import Xlat, printflags
 from sysgate.uapi.ioctls import _IOC, _IOC_DIR, _IOC_NONE, _IOC_NR, _IOC_READ, _IOC_SIZE, _IOC_TYPE, _IOC_WRITE
 
@@ -137,3 +137,14 @@ def p_ioctl_arg(ctx: Ctx, v: int, p: Param) -> str | None:
         if not isinstance(text, _Undecoded):
             return text
     return _hex(v)
+
+
+FILLED: set[int] = set()
+"""The requests whose decoder prints the argument at exit (it shows what the kernel filled
+in: TCGETS, TIOCGWINSZ, FIONREAD); decoders add theirs."""
+
+
+@at_entry("ioctl_arg", exit_sep=True)
+def ioctl_at_entry(ctx: Ctx, v: int, p: Param) -> bool:
+    """SYS_FUNC(ioctl): decoded at entry (RVAL_DECODED) unless the decoder waits for the kernel."""
+    return ctx.arg("cmd") & 0xFFFFFFFF not in FILLED

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sysgate.syscall import Param
-from sysgate.trace.printers import Ctx, addr, printer, ret_printer, xval, xval_printer
+from sysgate.trace.printers import Ctx, addr, at_entry, printer, ret_printer, xval, xval_printer
 from sysgate.trace.quote import read_cstring, string_quote
 from sysgate.trace.siginfo import printsignal
 from sysgate.trace.xlat import Xlat, comment, printflags, printxval
@@ -387,3 +387,19 @@ def r_arch_prctl(ctx: Ctx, v: int) -> str:
     if option in (pr.ARCH_REQ_XCOMP_PERM, pr.ARCH_REQ_XCOMP_GUEST_PERM) and v > 0:
         return _with_note(xval(v), sprintflags_aux(ctx.opts.xlat_style, X86_XFEATURES, v))
     return str(v)
+
+
+_PRCTL_AT_EXIT = {pr.PR_GET_CHILD_SUBREAPER, pr.PR_GET_ENDIAN, pr.PR_GET_FPEMU, pr.PR_GET_FPEXC, pr.PR_GET_NAME,
+                  pr.PR_GET_PDEATHSIG, pr.PR_GET_TID_ADDRESS, pr.PR_GET_TSC, pr.PR_GET_UNALIGN, pr.PR_SCHED_CORE}
+"""The options whose argument strace prints when the call returns (it reads what the kernel wrote)."""
+
+
+@at_entry("prctl_arg")
+def prctl_at_entry(ctx: Ctx, v: int, p: Param) -> bool:
+    return ctx.arg("option") & 0xFFFFFFFF not in _PRCTL_AT_EXIT
+
+
+@at_entry("arch_prctl_arg")
+def arch_prctl_at_entry(ctx: Ctx, v: int, p: Param) -> bool:
+    return ctx.arg("option") & 0xFFFFFFFF not in (pr.ARCH_GET_FS, pr.ARCH_GET_GS, pr.ARCH_GET_XCOMP_SUPP,
+                                                  pr.ARCH_GET_XCOMP_PERM, pr.ARCH_GET_XCOMP_GUEST_PERM)

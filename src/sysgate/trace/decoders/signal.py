@@ -15,7 +15,7 @@ import struct
 
 from sysgate.arch.x86_64.structs import SIGSET_SIZE, STACK_T
 from sysgate.syscall import Param
-from sysgate.trace.printers import Ctx, addr, printer, xval_printer
+from sysgate.trace.printers import WHOLE_CALL, Ctx, addr, printer, xval_printer
 from sysgate.trace.siginfo import printsignal
 from sysgate.trace.xlat import Xlat, comment, printflags, printxval
 from sysgate.uapi import signal as ls
@@ -128,3 +128,24 @@ def p_stack_t(ctx: Ctx, v: int, p: Param) -> str:
     sp, flags, size = STACK_T.unpack(data)
     style = ctx.opts.xlat_style
     return f"{{ss_sp={addr(sp)}, ss_flags={printflags(style, SIGALTSTACK_FLAGS, flags, 'SS_???')}, ss_size={size}}}"
+
+
+RT_SIGFRAME_MASK = 8 + 296 - 8
+"""Where rt_sigreturn finds the mask, from the stack pointer at the call: the frame starts
+8 bytes below (its pretcode was popped by `ret`), then pretcode (8), and uc_sigmask after
+uc_flags, uc_link, uc_stack and the 256-byte sigcontext (296) in the ucontext."""
+
+
+def rt_sigreturn_args(ctx: Ctx) -> str:
+    """SYS_FUNC(rt_sigreturn): `{mask=[...]}`, the mask the frame restores."""
+    cpu = ctx.t.kernel.cpu
+    if cpu is None:
+        return ""
+    sp = cpu.get_reg("rsp")
+    where = sp + RT_SIGFRAME_MASK
+    data = ctx.read(where, SIGSET_SIZE)
+    mask = addr(where) if data is None else sprintsigmask(ctx.opts.xlat_style, int.from_bytes(data, "little"))
+    return f"{{mask={mask}}}"
+
+
+WHOLE_CALL["rt_sigreturn"] = rt_sigreturn_args

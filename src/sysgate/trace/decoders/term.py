@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 
 from sysgate.trace import quote
-from sysgate.trace.decoders.ioctl import UNDECODED, _Undecoded, ioctl_decoder
+from sysgate.trace.decoders.ioctl import FILLED, UNDECODED, _Undecoded, ioctl_decoder
 from sysgate.trace.printers import Ctx, addr, fetch, s32
 from sysgate.trace.xlat import Xlat, printflags, printxval
 from sysgate.uapi import ioctls as i
@@ -183,3 +183,6 @@ def term_ioctl(ctx: Ctx, code: int, arg: int) -> str | _Undecoded | None:
     if code in _NO_ARG:
         return None
     return UNDECODED
+
+
+FILLED.update(_GET_TERMIOS, _GET_INT, {i.TCGETS2, i.TCGETA, i.TIOCGWINSZ, i.TIOCMGET})
