@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError, SysgateError
-from sysgate.fs.hostfs import _host_openat2
+from sysgate.fs.hostopen import host_openat2
 from sysgate.fs.rootwalk import Walk
 from sysgate.host import fd_path
 from sysgate.uapi.errno import Errno
@@ -103,7 +103,7 @@ class Root:
         fd = -1
         for flags in (0, os.O_NOFOLLOW):
             try:
-                fd = _host_openat2(self.fd, path, os.O_PATH | os.O_CLOEXEC | flags, 0, RESOLVE_IN_ROOT)
+                fd = host_openat2(self.fd, path, os.O_PATH | os.O_CLOEXEC | flags, 0, RESOLVE_IN_ROOT)
                 break
             except KernelError:
                 continue

@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING
 from sysgate.drivers import devtmpfs
 from sysgate.errors import KernelError
 from sysgate.fs import procfs
-from sysgate.fs.hostfs import HostFile, _host_openat2
+from sysgate.fs.hostfs import HostFile
+from sysgate.fs.hostopen import host_openat2
 from sysgate.fs.namei import DevicePath, HostPath, KernelPath, Lookup, base_dir
 from sysgate.host import kernel_error
 from sysgate.uapi.errno import Errno
@@ -320,7 +321,7 @@ class Walk:
         if first in devtmpfs.NODES and self.is_dev_dir(pos):
             return pos
         try:
-            fd = _host_openat2(pos.fd, b"/".join(dirs), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
+            fd = host_openat2(pos.fd, b"/".join(dirs), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0,
                                RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
         except KernelError:
             return pos

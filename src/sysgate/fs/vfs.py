@@ -15,7 +15,8 @@ from sysgate.drivers import devtmpfs
 from sysgate.errors import KernelError
 from sysgate.fs import procfs
 from sysgate.fs.file import File, Kstat
-from sysgate.fs.hostfs import HostFile, kstat_from_host, open_host
+from sysgate.fs.hostfs import HostFile, kstat_from_host
+from sysgate.fs.hostopen import open_host
 from sysgate.fs.namei import DevicePath, HostPath, KernelPath, lookup
 from sysgate.host import HOST_AT_FDCWD, fd_path, host_syscall, kernel_error
 from sysgate.uapi.errno import Errno

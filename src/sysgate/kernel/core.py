@@ -14,7 +14,6 @@ import time
 from typing import TYPE_CHECKING
 
 from sysgate.kernel.sched import TIME_SLICE_NS, TaskState
-from sysgate.kernel.signal import get_signal
 from sysgate.kernel.traps import do_trap
 from sysgate.uapi import signal as sig
 
@@ -65,6 +64,7 @@ def run_loop(k: Kernel) -> None:
             for signo, handler in saved.items():
                 host_signal.signal(signo, handler)  # type: ignore[arg-type]
 
+
 def _loop(k: Kernel) -> None:
     """schedule(), forever: run the chosen task until its CPU stops, act on why."""
     cpu = k.cpu
@@ -106,6 +106,7 @@ def _loop(k: Kernel) -> None:
         else:
             sched.enqueue(t, front=True)
 
+
 def switch_to(k: Kernel, t: Task) -> None:
     """Put `t` on the CPU (switch_to): save the previous task's registers, load t's."""
     cpu = k.cpu
@@ -125,6 +126,7 @@ def switch_to(k: Kernel, t: Task) -> None:
     if t.resume_regs:
         load_resume_regs(k, t)
 
+
 def load_resume_regs(k: Kernel, t: Task) -> None:
     """Registers a new task (fork) or a new program (execve) starts with."""
     assert k.cpu is not None
@@ -136,16 +138,13 @@ def load_resume_regs(k: Kernel, t: Task) -> None:
     if regs:
         k.cpu.set_regs(regs)
 
-def do_signal_work(k: Kernel, t: Task) -> None:
-    from sysgate.kernel import signal as ksignal
 
-    do_signal = getattr(ksignal, "do_signal", None)
-    if do_signal is not None:
-        do_signal(t)
-        return
-    signo = get_signal(t)  # until handlers run: default actions only
-    if signo is not None:
-        k.do_group_exit(t, signo)
+def do_signal_work(k: Kernel, t: Task) -> None:
+    """Deliver t's pending signals (arch_do_signal_or_restart) before it runs again."""
+    from sysgate.arch.x86_64.signal import do_signal
+
+    do_signal(t)
+
 
 def pass_host_signals(k: Kernel) -> None:
     """Signals sysgate received (Ctrl-C: SIGINT) go to the guest's foreground

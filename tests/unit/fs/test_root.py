@@ -417,7 +417,7 @@ def test_lookup_forms(box: Confined) -> None:
 
 def test_a_link_put_there_after_the_walk_is_not_followed(box: Confined) -> None:
     """The walk resolved the name; a host process then swaps in a link to the secret."""
-    from sysgate.fs.hostfs import open_host
+    from sysgate.fs.hostopen import open_host
 
     where = lookup(box.t, o.AT_FDCWD, b"/late", create=True)
     assert isinstance(where, HostPath)

@@ -24,8 +24,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
+from sysgate.kernel.sched import TaskState
+from sysgate.kernel.signal import (
+    NR_RESTART_SYSCALL,
+    KSignal,
+    force_sigsegv,
+    get_ksignal,
+    restore_saved_sigmask,
+    signal_delivered,
+)
 from sysgate.mm.uaccess import copy_from_user, copy_to_user
 from sysgate.uapi import signal as ls
+from sysgate.uapi.errno import Errno
+from sysgate.uapi.signal import SA_RESTART
 
 if TYPE_CHECKING:
     from sysgate.kernel.signal import SigAction, SigInfo
@@ -311,3 +322,76 @@ def fpu_restore_sig(t: Task, buf: int, xsave_size: int) -> tuple[bytes, bool]:
         if xstate_bv & 2:
             image[160:416] = area[160:416]
     return bytes(image), True
+
+
+# -- delivery: arch_do_signal_or_restart -------------------------------------------------
+
+
+def do_signal(t: Task) -> None:
+    """arch_do_signal_or_restart, repeated while signals are pending (exit_to_user_mode_loop).
+
+    The task's registers are live in the CPU; it resumes at t.resume_pc. When it stopped
+    on the way out of a system call (t.in_syscall), rax holds the result and
+    t.regs.orig_ax the number, and the -ERESTART* results are resolved here."""
+    cpu = t.kernel.cpu
+    assert cpu is not None
+    in_syscall = t.in_syscall and (t.regs.orig_ax & _MASK64) != _MASK64
+    first = True
+    while first or t.sigpending:
+        ksig = get_ksignal(t)
+        if t.state is not TaskState.RUNNABLE or t.group.group_exiting:
+            if in_syscall and first:
+                _restart_without_handler(t)  # resumed after SIGCONT as if no handler ran
+            return
+        if ksig is not None:
+            handle_signal(t, ksig, in_syscall and first)
+        else:
+            if in_syscall and first:
+                _restart_without_handler(t)
+            restore_saved_sigmask(t)
+            return
+        first = False
+
+
+def _restart_without_handler(t: Task) -> None:
+    cpu = t.kernel.cpu
+    assert cpu is not None
+    ax = cpu.get_reg("rax")
+    err = -(ax - (1 << 64)) if ax >> 63 else 0
+    if err in (Errno.ERESTARTNOHAND, Errno.ERESTARTSYS, Errno.ERESTARTNOINTR):
+        cpu.set_regs({"rax": t.regs.orig_ax})
+        t.resume_pc -= 2
+    elif err == Errno.ERESTART_RESTARTBLOCK:
+        cpu.set_regs({"rax": NR_RESTART_SYSCALL})
+        t.resume_pc -= 2
+
+
+def handle_signal(t: Task, ksig: KSignal, in_syscall: bool) -> None:
+    """Resolve a system call's restart for a handler, write the frame, enter the handler."""
+    from sysgate.kernel.kernel import XSAVE_SIZE
+
+    cpu = t.kernel.cpu
+    assert cpu is not None
+    regs = dict(zip(REGS, cpu.get_regs(list(REGS)), strict=True))
+    regs["rip"] = t.resume_pc
+    if in_syscall:
+        ax = regs["rax"]
+        err = -(ax - (1 << 64)) if ax >> 63 else 0
+        if err in (Errno.ERESTART_RESTARTBLOCK, Errno.ERESTARTNOHAND) or (
+                err == Errno.ERESTARTSYS and not ksig.action.flags & SA_RESTART):
+            regs["rax"] = -Errno.EINTR & _MASK64
+        elif err in (Errno.ERESTARTSYS, Errno.ERESTARTNOINTR):
+            regs["rax"] = t.regs.orig_ax & _MASK64
+            regs["rip"] -= 2
+    mask = t.saved_sigmask if t.saved_sigmask is not None else t.blocked
+    new = setup_rt_frame(t, ksig.sig, ksig.action, ksig.info, regs, cpu.get_fxsave(), mask, t.trap_info,
+                         XSAVE_SIZE)
+    if new is None:
+        cpu.set_regs({"rax": regs["rax"]})
+        t.resume_pc = regs["rip"]
+        force_sigsegv(t, ksig.sig)
+        return
+    t.resume_pc = new.pop("rip")
+    cpu.set_regs(new)
+    cpu.set_fxsave(init_fxsave())  # fpu__clear_user_states: the handler starts with a clean FPU
+    signal_delivered(t, ksig)
