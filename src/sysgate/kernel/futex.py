@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from sysgate.errors import GuestFault, KernelError
 from sysgate.kernel.wait import CallState, block, signal_pending
 from sysgate.mm.mm import READ, WRITE
-from sysgate.mm.uaccess import access_ok, get_user_u32, get_user_u64, put_user_u32
+from sysgate.mm.uaccess import access_ok, get_user_u32, put_user_u32
 from sysgate.uapi import futex as fx
 from sysgate.uapi import time as lt
 from sysgate.uapi.errno import Errno
@@ -61,7 +61,6 @@ FUTEX_WAITV_MAX = 128
 FUTEX_WAITERS = 0x80000000
 FUTEX_OWNER_DIED = 0x40000000
 FUTEX_TID_MASK = 0x3FFFFFFF
-ROBUST_LIST_LIMIT = 2048
 
 Key = tuple[object, ...]
 """A futex key: ("private", mm, addr), ("mm", mm, addr) or ("inode", dev, ino, offset)."""
@@ -448,83 +447,19 @@ def futex_wait_multiple(t: Task, entries: list[WaitvEntry], deadline: int | None
 # -- exit: robust lists and clear_child_tid ------------------------------------------------------
 
 
-def handle_futex_death(t: Task, uaddr: int, pi: bool, pending_op: bool) -> bool:
-    """handle_futex_death: mark a futex the dying task holds FUTEX_OWNER_DIED and wake a
-    waiter; False to stop walking the list (a fault)."""
-    if uaddr % 4:
-        return False
-    try:
-        uval = get_user_u32(t.mm, uaddr)
-    except KernelError:
-        return False
-    owner = uval & FUTEX_TID_MASK
-    h = futex_hash(t.kernel)
-    if owner != t.tid:
-        if pending_op and not pi and (not owner or not uval & FUTEX_WAITERS):
-            _wake_shared(t, h, uaddr)
-        return True
-    try:
-        put_user_u32(t.mm, uaddr, (uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
-    except KernelError:
-        return False
-    if not pi and uval & FUTEX_WAITERS:
-        _wake_shared(t, h, uaddr)
-    return True
-
-
-def _wake_shared(t: Task, h: FutexHash, uaddr: int) -> None:
-    """futex_wake(uaddr, FLAGS_SIZE_32 | FLAGS_SHARED, 1, MATCH_ANY), errors ignored."""
-    try:
-        wake_key(h, get_futex_key(t, uaddr, FLAGS_SIZE_32 | FLAGS_SHARED, READ), 1)
-    except KernelError:
-        pass
-
-
 def exit_robust_list(t: Task) -> None:
     """futex_exit_release: walk the dying task's robust list (at most ROBUST_LIST_LIMIT
     entries, stopping silently at any fault), mark the futexes it holds FUTEX_OWNER_DIED
     and wake one waiter of each; then hand its PI futexes on, and forget its waiters."""
+    from sysgate.kernel.futex_pi import exit_pi_state_list
+    from sysgate.kernel.futex_robust import walk_robust_list
+
     head = t.robust_list
     if head:
         t.robust_list = 0
-        _walk_robust_list(t, head)
-    from sysgate.kernel.futex_pi import exit_pi_state_list
-
+        walk_robust_list(t, head)
     exit_pi_state_list(t)
     futex_hash(t.kernel).drop_task(t)
-
-
-def _fetch_entry(t: Task, addr: int) -> tuple[int, bool]:
-    v = get_user_u64(t.mm, addr)
-    return v & ~1, bool(v & 1)
-
-
-def _walk_robust_list(t: Task, head: int) -> None:
-    try:
-        entry, pi = _fetch_entry(t, head)
-        futex_offset = get_user_u64(t.mm, head + 8)
-        pending, pip = _fetch_entry(t, head + 16)
-    except KernelError:
-        return
-    if futex_offset >= 1 << 63:
-        futex_offset -= 1 << 64
-    limit = ROBUST_LIST_LIMIT
-    while entry != head:
-        try:
-            nxt, next_pi = _fetch_entry(t, entry)
-            failed = False
-        except KernelError:
-            nxt, next_pi, failed = 0, False, True
-        if entry != pending and not handle_futex_death(t, (entry + futex_offset) & (2**64 - 1), pi, False):
-            return
-        if failed:
-            return
-        entry, pi = nxt, next_pi
-        limit -= 1
-        if not limit:
-            break
-    if pending:
-        handle_futex_death(t, (pending + futex_offset) & (2**64 - 1), pip, True)
 
 
 def clear_child_tid(t: Task) -> None:
