@@ -63,7 +63,7 @@ def do_setreid(t: Task, kind: str, r: int, e: int) -> int:
             raise KernelError(Errno.EPERM)
     new_r = ruid if r == KEEP else r
     new_e = euid if e == KEEP else e
-    new_s = new_e if r != KEEP or (e != KEEP and e != ruid) else suid
+    new_s = new_e if r != KEEP or e not in (KEEP, ruid) else suid
     _set(c, kind, new_r, new_e, new_s)
     return 0
 
@@ -73,7 +73,7 @@ def do_setid(t: Task, kind: str, v: int) -> int:
     if v == KEEP:
         raise KernelError(Errno.EINVAL)  # uid_valid() fails for (uid_t)-1
     c = t.cred
-    ruid, euid, suid = _ids(c, kind)
+    ruid, _, suid = _ids(c, kind)
     if c.capable():
         _set(c, kind, v, v, v)
     elif v in (ruid, suid):
