@@ -50,6 +50,38 @@ def dynamic_startup(out: Path, repeat: int) -> list[tuple[str, dict[str, str]]]:
     return rows
 
 
+def futex_pingpong(out: Path, n: int, repeat: int) -> dict[str, str]:
+    """Issue 4's futex figure: two threads hand a word back and forth with FUTEX_WAIT and
+    FUTEX_WAKE (bench/futex_pingpong.c); microseconds per round trip (two wake-ups)."""
+    exe = out / "futex_pingpong"
+    subprocess.run(["gcc", "-static", "-O2", "-pthread", "-o", str(exe), str(HERE / "futex_pingpong.c")],
+                   check=True)
+    cols = {"native": [str(exe)], "sysgate": SYSGATE + [str(exe)]}
+    return _with_ratio({k: per_call(v, [], n, repeat) for k, v in cols.items()}, 1e6)
+
+
+def process_figures(out: Path, repeat: int, quick: bool) -> list[tuple[str, dict[str, str]]]:
+    """Issue 4's process figures (bench/proc_bench.c): fork+execve+wait4 of a static hello,
+    in ms per call, and a pipe ping-pong between two processes, in round trips per second."""
+    exe = out / "proc_bench"
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(exe), str(HERE / "proc_bench.c")], check=True)
+    hello = out / "hello-static"
+    src = out / "hello-static.c"
+    src.write_text('#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n')
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(hello), str(src)], check=True)
+    cols = {"native": [str(exe)], "sysgate": SYSGATE + [str(exe)]}
+    n_fork = 50 if quick else 200
+    n_pings = 2_000 if quick else 10_000
+    fork = {k: per_call(v, ["forkexec"], n_fork, repeat, [str(hello)]) for k, v in cols.items()}
+    ping = {k: per_call(v, ["pingpong"], n_pings, repeat) for k, v in cols.items()}
+    rates = {k: 1.0 / v if v else 0.0 for k, v in ping.items()}
+    rate_text = {k: f"{v:,.0f}" for k, v in rates.items()}
+    if rates.get("native") and rates.get("sysgate"):
+        rate_text["sysgate"] += f" ({rates['native'] / rates['sysgate']:.0f}x slower)"
+    return [("fork+execve+wait4 of a static hello, per call (ms)", _with_ratio(fork, 1e3)),
+            ("pipe ping-pong between two processes (round trips/s)", rate_text)]
+
+
 def timed(cmd: list[str], repeat: int) -> float:
     """Median wall time of `cmd` in seconds."""
     times = []
@@ -60,10 +92,10 @@ def timed(cmd: list[str], repeat: int) -> float:
     return statistics.median(times)
 
 
-def per_call(prefix: list[str], args: list[str], n: int, repeat: int) -> float:
-    """Seconds per call: (time with n calls - time with none) / n."""
-    base = timed(prefix + args + ["0"], repeat)
-    full = timed(prefix + args + [str(n)], repeat)
+def per_call(prefix: list[str], args: list[str], n: int, repeat: int, tail: list[str] | None = None) -> float:
+    """Seconds per call: (time with n calls - time with none) / n; `tail` follows the count."""
+    base = timed(prefix + args + ["0"] + (tail or []), repeat)
+    full = timed(prefix + args + [str(n)] + (tail or []), repeat)
     return max(full - base, 0.0) / n
 
 
@@ -153,6 +185,9 @@ def main() -> int:
         rows.append(("write() of 1 byte (µs)", _with_ratio(write1, 1e6)))
         fio = {k: timed(v + ["fileio", str(Path(tmp) / f"f-{k}")], repeat) - startup[k] for k, v in run.items()}
         rows.append(("8 MiB file I/O in 4 KiB chunks (s)", _with_ratio(fio, 1.0, "{:.3f}")))
+        rows.append(("futex ping-pong between two threads, per round trip (µs)",
+                     futex_pingpong(Path(tmp), n_calls // 100, repeat)))
+        rows.extend(process_figures(Path(tmp), repeat, ns.quick))
         comp = {k: per_call(v, ["compute"], n_compute, repeat) * n_compute for k, v in run.items()}
         comp["bare unicorn, default TLB"] = bare_unicorn_compute(exe, n_compute, False)
         comp["bare unicorn, virtual TLB"] = bare_unicorn_compute(exe, n_compute, True)
