@@ -108,3 +108,27 @@ def test_blocking_file_locks_wait_for_another_process(guest: GuestRunner) -> Non
     assert native.returncode == 0, native
     assert native.stdout.startswith(b"nonblocking flock: EWOULDBLOCK\nchild releases\nflock: 0\nofd lock: 0\n")
     assert_same(guest.sysgate([exe]), native)
+
+
+def test_sigterm_three_times_ends_sysgate(guest: GuestRunner) -> None:
+    """sysgate passes SIGTERM to the guest, which may ignore it; a third one within two
+    seconds ends sysgate itself, so `timeout` and a user can always stop a run."""
+    import signal
+
+    exe = str(guest.build("sched_sigint", VARIANT))
+    proc = subprocess.Popen([*CLI, exe, "ignterm"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        time.sleep(0.5)  # the guest has ignored SIGTERM and spins
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert proc.poll() is None  # passed to the guest, which ignores it
+        for _ in range(2):
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)  # two at once would merge into one pending host signal
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.endswith(b"sysgate: SIGTERM received three times; ending the run\n")

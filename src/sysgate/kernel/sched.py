@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from sysgate.kernel.kernel import Kernel
     from sysgate.kernel.task import Task
 
+LAST_RESORT_S = 2.0
+"""Within this many seconds, a third copy of a passed-on host signal ends sysgate."""
 TIME_SLICE_NS = 10_000_000
 """How long a task runs before another runnable task gets the CPU."""
 DEADLOCK_STATUS = 125
@@ -280,6 +282,7 @@ class Watcher(threading.Thread):
         self.idle_r, self.idle_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # watcher → idle kernel
         self.running = False  # the kernel is inside cpu.run()
         self._closed = False
+        self._received: dict[int, list[float]] = {}  # host signals by number: when they came
 
     def poke(self) -> None:
         try:
@@ -313,12 +316,25 @@ class Watcher(threading.Thread):
             if self.signal_r in ready:
                 for signo in _drain(self.signal_r):
                     self.sched.host_signals.append(signo)
+                    self._last_resort(signo)
                 self._kick()
             elif self.poke_r in ready:
                 _drain(self.poke_r)
             elif self.running:
                 self.stop_cpu()  # a slice ended, or a timer is due
                 time.sleep(0.001)  # a stop between two runs is lost: try again, not at once
+
+    def _last_resort(self, signo: int) -> None:
+        """A signal sysgate passes on must not make sysgate unkillable: the third of the
+        same signal within LAST_RESORT_S seconds ends sysgate itself (a guest that
+        ignores SIGTERM, or a run that no longer reaches user mode)."""
+        now = time.monotonic()
+        times = [x for x in self._received.get(signo, []) if now - x < LAST_RESORT_S] + [now]
+        self._received[signo] = times
+        if len(times) >= 3:
+            name = {1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 15: "SIGTERM"}.get(signo, f"signal {signo}")
+            os.write(2, f"sysgate: {name} received three times; ending the run\n".encode())
+            os._exit(128 + signo)
 
     def _kick(self) -> None:
         try:

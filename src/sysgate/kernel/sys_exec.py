@@ -104,6 +104,8 @@ def execve_running(t: Task, dfd: int, name: bytes, argv_ptr: int, envp_ptr: int,
     # other tasks come first here so that a failure before it changes nothing.
     if t.files.refs > 1:
         t.files = old_files.copy()
+    # unshare_sighand before do_execve resets the handlers: a CLONE_SIGHAND sibling keeps its own.
+    t.sighand = t.sighand.copy()
     try:
         result = do_execve(t, name, argv, envp, dfd, flags & AT_SYMLINK_NOFOLLOW)
     except KernelError:
@@ -114,7 +116,6 @@ def execve_running(t: Task, dfd: int, name: bytes, argv_ptr: int, envp_ptr: int,
     if t.files is not old_files:
         old_files.refs -= 1
     de_thread(t)
-    t.sighand = t.sighand.copy()
     t.sighand.reset_handlers()
     if t.vfork_done is not None:  # exec_mm_release: the vfork parent may run again
         t.vfork_done.wake_up()

@@ -1,5 +1,6 @@
 /* Waits for Ctrl-C: with an argument, in a compute loop that makes no system call (the
- * signal must still arrive); without, in pause() with a SIGINT handler. */
+ * signal must still arrive), ignoring SIGTERM if the argument is "ignterm"; without, in
+ * pause() with a SIGINT handler. */
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,8 +11,9 @@ static void on_int(int sig) {
 }
 
 int main(int argc, char **argv) {
-    (void)argv;
     if (argc > 1) {
+        if (argv[1][0] == 'i')
+            signal(SIGTERM, SIG_IGN);
         write(1, "ready\n", 6);
         for (;;)
             ;
