@@ -70,6 +70,8 @@ TTY_IOCTL_SIZES = {TCGETS: 36, TCSETS: 36, TCSETSW: 36, TCSETSF: 36, TIOCGWINSZ:
                    TIOCSWINSZ: 8, TIOCGPGRP: 4, TIOCSPGRP: 4}
 TTY_IOCTL_OUT = {TCGETS, TIOCGWINSZ, TIOCGPGRP}
 
+MEM_MAJOR = 1
+"""drivers/char/mem.c's major number: /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom."""
 POLL_ALL = (select.POLLIN | select.POLLPRI | select.POLLOUT | select.POLLRDNORM | select.POLLRDBAND
             | select.POLLWRNORM | select.POLLWRBAND | select.POLLMSG | getattr(select, "POLLRDHUP", 0x2000))
 """Every event a host poll can report; on a Linux host the bits are the guest's own."""
@@ -118,8 +120,10 @@ class HostFile(File):
         self._mapping: MappedFile | None = None
         self._entries: list[Dirent] | None = None
         self._dir_pos = 0
-        # Reads and writes that can wait: pipes, FIFOs, sockets, terminals and devices.
-        self.waits = host_stat.S_IFMT(st.st_mode) in (host_stat.S_IFIFO, host_stat.S_IFCHR, host_stat.S_IFSOCK)
+        # Reads and writes that can wait: pipes, FIFOs, sockets, terminals and devices
+        # (not the memory devices, major 1: /dev/null, zero, full, random, urandom never do).
+        self.waits = host_stat.S_IFMT(st.st_mode) in (host_stat.S_IFIFO, host_stat.S_IFSOCK) or (
+            host_stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) != MEM_MAJOR)
         self.host_nonblock = False  # PipeFile: the host fd is always O_NONBLOCK, the guest's flag is f_flags
         self._can_poll: bool | None = None
 
