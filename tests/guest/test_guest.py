@@ -59,6 +59,8 @@ CASES = [
     Case("proc_syscall"),
     Case("exec_at"),
     Case("epoll_et"),
+    Case("threads"),
+    Case("sig_procs"),
 ]
 
 
