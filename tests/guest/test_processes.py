@@ -162,8 +162,6 @@ def test_deadlock_is_reported(mode: str, guest: GuestRunner, first_variant: obje
     assert b" in pause" in ours.stderr, ours
 
 
-@pytest.mark.xfail(strict=True, reason="pipe ends are host pipes: a task waiting on one waits on the host, so "
-                   "the scheduler cannot tell that only a guest task could write (no deadlock report)")
 def test_deadlock_on_pipes_is_reported(guest: GuestRunner, first_variant: object) -> None:
     exe = first_variant("proc_deadlock")  # type: ignore[operator]
     try:

@@ -59,6 +59,10 @@ class Pipe:
     key: tuple[int, int] | None = None  # (st_dev, st_ino) of a FIFO
 
 
+INTERNAL_PIPE_FDS: set[int] = set()
+"""Host descriptors of the pipes guest tasks made with pipe(2): only a guest task can make
+them ready (no host process holds them), which the deadlock report relies on."""
+
 FIFOS: dict[tuple[int, int], Pipe] = {}
 """The FIFOs guest tasks have open, by host device and inode (the inode's i_pipe)."""
 
@@ -79,6 +83,7 @@ class PipeFile(HostFile):
         self._acc = acc
 
     def release(self) -> None:
+        INTERNAL_PIPE_FDS.discard(self.fd)
         if self._acc in (o.O_RDONLY, o.O_RDWR):
             self.pipe.readers -= 1
         if self._acc in (o.O_WRONLY, o.O_RDWR):
@@ -167,6 +172,7 @@ def create_pipe(rfd: int, wfd: int, flags: int, name: str) -> tuple[PipeFile, Pi
     pipe = Pipe(r_counter=1, w_counter=1)
     reader = PipeFile(rfd, o.O_RDONLY | (flags & o.O_NONBLOCK), name, pipe)
     writer = PipeFile(wfd, o.O_WRONLY | (flags & (o.O_NONBLOCK | o.O_DIRECT)), name, pipe)
+    INTERNAL_PIPE_FDS.update((rfd, wfd))
     return reader, writer
 
 

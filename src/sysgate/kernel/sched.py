@@ -224,7 +224,7 @@ class Scheduler:
                                    DEADLOCK_STATUS)
                 return None
             due = self.next_event()
-            host = any(t._call_state is not None and t._call_state.host for t in self.sleeping)
+            host = self._waits_on_the_host()
             if due is None and not host and not self.kernel.can_receive_host_signals():
                 raise Deadlock(self._report("every task waits and nothing can wake one"), DEADLOCK_STATUS)
             timeout = None if due is None else max(0, (due - time.monotonic_ns() + 999_999) // 1_000_000)
@@ -236,6 +236,16 @@ class Scheduler:
             del self.runqueue[i]
             return t
         return self.runqueue.popleft()
+
+    def _waits_on_the_host(self) -> bool:
+        """Whether a sleeper waits for a host descriptor something outside the guest could
+        make ready. The ends of a guest's own pipes are not such: only a guest task can
+        write to them or close them, and every guest task sleeps (the poll just made found
+        none ready)."""
+        from sysgate.fs.pipe import INTERNAL_PIPE_FDS
+
+        return any(fd not in INTERNAL_PIPE_FDS
+                   for t in self.sleeping if t._call_state is not None for fd, _ in t._call_state.host)
 
     def _report(self, what: str) -> str:
         parts = []
