@@ -61,6 +61,7 @@ CASES = [
     Case("epoll_et"),
     Case("threads"),
     Case("sig_procs"),
+    Case("exec_perm"),
 ]
 
 

@@ -52,6 +52,21 @@ class ExecResult:
     fatal: Errno | None = None
 
 
+def may_exec(t: Task, st: os.stat_result) -> bool:
+    """generic_permission(MAY_EXEC) with the guest's credentials (fsuid, fsgid, groups):
+    the owner's, the group's or the others' execute bit; a task with CAP_DAC_OVERRIDE
+    (fsuid 0) needs any execute bit on a regular file."""
+    c = t.cred
+    mode = st.st_mode
+    if c.fsuid == 0:
+        return bool(mode & 0o111)
+    if c.fsuid == st.st_uid:
+        return bool(mode & 0o100)
+    if st.st_gid == c.fsgid or st.st_gid in c.groups:
+        return bool(mode & 0o010)
+    return bool(mode & 0o001)
+
+
 def open_exec(t: Task, dfd: int, name: bytes, flags: int = 0) -> File:
     """Open a file to execute (do_open_execat): a regular file with exec permission.
     execveat's AT_SYMLINK_NOFOLLOW makes a final symlink ELOOP, as open's O_NOFOLLOW."""
@@ -59,8 +74,10 @@ def open_exec(t: Task, dfd: int, name: bytes, flags: int = 0) -> File:
     file = vfs_open(t, dfd, name, O_RDONLY | O_LARGEFILE | nofollow, 0)
     try:
         fd = file.host_fd
-        if fd is None or not host_stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd) if fd is not None else None
+        if st is None or not host_stat.S_ISREG(st.st_mode) or not may_exec(t, st):
             raise KernelError(Errno.EACCES)
+        # The host's own answer as well: a file system mounted noexec.
         kwargs = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
         if not os.access(f"/proc/self/fd/{fd}", os.X_OK, **kwargs):
             raise KernelError(Errno.EACCES)
