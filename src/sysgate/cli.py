@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--aslr-seed", type=int, metavar="N",
                      help="seed --aslr's random numbers, to reproduce a layout (implies --aslr)")
     run.add_argument("--seed", type=int, metavar="N",
-                     help="schedule with choices drawn from a generator seeded with N (default: first come, "
-                     "first served)")
+                     help="reproducible scheduling: choices drawn from a generator seeded with N and time "
+                     "slices counted in instructions (slower compute; default: first come, first served, 10 ms slices)")
     run.add_argument("--root", metavar="DIR",
                      help="run with DIR as the program's / (the program is looked up there); "
                      "nothing outside it is reached")

@@ -35,7 +35,7 @@ class Stop:
     pc: int = 0
     vector: int = 0
     error: BaseException | None = None
-    where: str = ""  # for ERROR: the hook that failed ("syscall", "page fault", "interrupt")
+    where: str = ""  # ERROR: the hook that failed ("syscall", "page fault", "interrupt"); STOPPED: "slice"
 
 
 # x86 exception vectors (arch/x86/include/asm/trapnr.h)

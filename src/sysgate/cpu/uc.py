@@ -179,14 +179,16 @@ class UnicornCpu:
 
     # -- running ----------------------------------------------------------------
 
-    def run(self, pc: int) -> Stop:
-        """Run from `pc` until stop(), a fault, or an exception."""
+    def run(self, pc: int, count: int = 0) -> Stop:
+        """Run from `pc` until stop(), a fault, or an exception; with `count`, at most
+        that many instructions (then the Stop is STOPPED with where="slice"). A count
+        makes Unicorn hook every instruction: it is for reproducible schedules only."""
         if UnicornCpu._calibrated is None:
             self._offsets()  # before the guest runs: the probes overwrite invalid_addr
         self._stop_requested = False
         self._vector = -1
         self.mm.last_fault = None
-        rc = lib.uc_emu_start(self.uc, pc, 0, 0, 0)
+        rc = lib.uc_emu_start(self.uc, pc, 0, 0, count)
         rip = self.get_reg("rip")
         if self._error is not None:
             error, self._error = self._error, None
@@ -199,7 +201,7 @@ class UnicornCpu:
             if self._stop_requested or not self._after_hlt(rip):
                 # A stop from the watcher thread can land in the next run, after that run
                 # cleared the flag: a run that ended anywhere but after `hlt` was stopped.
-                return Stop(StopKind.STOPPED, rip)
+                return Stop(StopKind.STOPPED, rip, where="" if self._stop_requested or not count else "slice")
             return Stop(StopKind.HALT, rip)
         if rc in (UC_ERR_EXCEPTION, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
                   UC_ERR_FETCH_UNMAPPED, UC_ERR_READ_PROT, UC_ERR_WRITE_PROT, UC_ERR_FETCH_PROT):

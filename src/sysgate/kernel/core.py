@@ -86,7 +86,7 @@ def _loop(k: Kernel) -> None:
                 continue
         if watcher is not None:
             watcher.running = True
-        stop = cpu.run(t.resume_pc)
+        stop = cpu.run(t.resume_pc, k.slice_insns)
         if watcher is not None:
             watcher.running = False
         if t.state is TaskState.DEAD:
@@ -100,7 +100,11 @@ def _loop(k: Kernel) -> None:
         t.in_syscall = False
         if t.state is not TaskState.RUNNABLE:
             continue  # blocked, stopped, or dead
-        if k._yield or (sched.runqueue and time.monotonic_ns() - k._slice_start >= TIME_SLICE_NS):
+        if k.slice_insns:  # --seed: a slice is a number of instructions, not a time
+            slice_over = stop.where == "slice"
+        else:
+            slice_over = time.monotonic_ns() - k._slice_start >= TIME_SLICE_NS
+        if k._yield or (sched.runqueue and slice_over):
             k._yield = False
             sched.enqueue(t)  # its slice is over: to the back of the queue
         else:

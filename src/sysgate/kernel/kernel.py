@@ -26,7 +26,7 @@ from sysgate.fs.hostfs import HostFile
 from sysgate.fs.root import Root, check_root_dir
 from sysgate.host import fd_path, status_flags_from_host
 from sysgate.kernel.core import raise_host_nofile, run_loop
-from sysgate.kernel.sched import Scheduler, TaskState
+from sysgate.kernel.sched import SLICE_INSNS, Scheduler, TaskState
 from sysgate.kernel.task import Cred, FsStruct, Task, ThreadGroup
 from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import PhysMem
@@ -144,6 +144,7 @@ class Kernel:
         self.tasks: dict[int, Task] = {}  # by tid; a zombie process keeps its leader here
         self.next_pid = FIRST_PID
         self.seed = seed
+        self.slice_insns = SLICE_INSNS if seed is not None else 0  # 0: slices are timed
         self.sched = Scheduler(self, seed)
         self.resched = False  # the current system call asks the run loop to act
         self._yield = False

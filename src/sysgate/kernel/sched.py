@@ -4,8 +4,9 @@ Counterpart: kernel/sched/core.c (schedule, try_to_wake_up), kernel/time/hrtimer
 kernel's timers) and the idle loop. One CPU runs one task at a time:
 
 - runnable tasks wait in a FIFO run queue (with `--seed`, the next task is drawn from
-  them by a generator seeded with it, so a run's order of switches can be replayed and
-  varied);
+  them by a generator seeded with it, and a time slice is SLICE_INSNS instructions
+  instead of 10 ms, so a run's order of switches can be replayed and varied; counting
+  instructions makes Unicorn hook each one, about 3x slower compute, so it is opt-in);
 - a task whose system call blocks (sysgate.kernel.wait) sleeps here until it is woken by
   a wait queue, a host descriptor becoming ready, its deadline, or a signal;
 - timers (alarm, interval timers, timerfd, POSIX timers) are callbacks at a
@@ -13,7 +14,8 @@ kernel's timers) and the idle loop. One CPU runs one task at a time:
 - when nothing can run, the kernel sleeps in one poll() of every host descriptor a task
   waits on, until the nearest deadline or timer; when nothing could ever wake any task,
   the guest is deadlocked and the run ends with a report naming what each task waits on;
-- a watcher thread stops the CPU when a time slice ends while other tasks are runnable,
+- a watcher thread stops the CPU when a time slice ends while other tasks are runnable
+  (without --seed),
   when a timer is due, and when sysgate receives a signal to pass on (Ctrl-C), so
   compute-bound code is preempted (a stop only ends the current translated block).
 """
@@ -41,6 +43,8 @@ LAST_RESORT_S = 2.0
 """Within this many seconds, a third copy of a passed-on host signal ends sysgate."""
 TIME_SLICE_NS = 10_000_000
 """How long a task runs before another runnable task gets the CPU."""
+SLICE_INSNS = 1_000_000
+"""With --seed, a slice is this many instructions, so preemption is reproducible too."""
 DEADLOCK_STATUS = 125
 
 
@@ -303,7 +307,7 @@ class Watcher(threading.Thread):
     def _timeout(self) -> float | None:
         sched = self.sched
         timeout: float | None = None
-        if self.running and sched.runqueue:
+        if self.running and sched.runqueue and not sched.kernel.slice_insns:
             timeout = TIME_SLICE_NS / 1e9
         try:
             due = sched.next_event(peek=True)
