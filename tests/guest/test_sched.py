@@ -132,3 +132,11 @@ def test_sigterm_three_times_ends_sysgate(guest: GuestRunner) -> None:
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM
     assert err.endswith(b"sysgate: SIGTERM received three times; ending the run\n")
+
+
+def test_the_same_seed_preempts_compute_bound_threads_at_the_same_points(guest: GuestRunner) -> None:
+    exe = str(guest.build("sched_slices", VARIANT))
+    runs = [guest.cli(["run", "--seed", "3", exe]) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs
+    assert len(runs[0].stdout.split()) == 5
+    assert runs[0].stdout == runs[1].stdout
