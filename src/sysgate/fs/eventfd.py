@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.argtypes import Arg, UInt
 from sysgate.errors import KernelError
 from sysgate.fs.anon_inodes import AnonFile
-from sysgate.fs.file import RWF_NOWAIT, PollWait
+from sysgate.fs.file import PollWait
 from sysgate.kernel.wait import WaitQueue, block
 from sysgate.syscall import syscall
 from sysgate.uapi import poll as P
@@ -64,14 +64,6 @@ class EventFd(AnonFile):
         self.count -= value
         self._wake()
         return value.to_bytes(8, "little")
-
-    def read(self, t: Task, count: int) -> bytes:
-        return self.do_read(t, count, self.nonblock)
-
-    def read_flags(self, t: Task, count: int, pos: int | None, flags: int) -> bytes:
-        if pos is not None:
-            raise KernelError(Errno.ESPIPE)
-        return self.do_read(t, count, self.nonblock or bool(flags & RWF_NOWAIT))
 
     def write(self, t: Task, data: bytes) -> int:
         if len(data) != 8:

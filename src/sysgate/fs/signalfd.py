@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.argtypes import Arg, IntFd, SizeT, UserPtr
 from sysgate.errors import KernelError
 from sysgate.fs.anon_inodes import AnonFile
-from sysgate.fs.file import RWF_NOWAIT, PollWait
+from sysgate.fs.file import PollWait
 from sysgate.kernel.signal import SigInfo, dequeue_signal, next_signal
 from sysgate.kernel.wait import WaitQueue, block
 from sysgate.mm.uaccess import copy_from_user
@@ -121,14 +121,6 @@ class SignalFd(AnonFile):
                 block(t, queues=[SIGNALFD_WQH])
             out += signalfd_siginfo(info)
         return out
-
-    def read(self, t: Task, count: int) -> bytes:
-        return self.do_read(t, count, self.nonblock)
-
-    def read_flags(self, t: Task, count: int, pos: int | None, flags: int) -> bytes:
-        if pos is not None:
-            raise KernelError(Errno.ESPIPE)
-        return self.do_read(t, count, self.nonblock or bool(flags & RWF_NOWAIT))
 
     def poll(self, t: Task | None) -> int:
         return P.EPOLLIN if t is not None and self._pending(t) else 0

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 from sysgate.argtypes import Arg, ClockId, IntFd, struct_in, struct_out
 from sysgate.errors import KernelError
 from sysgate.fs.anon_inodes import AnonFile
-from sysgate.fs.file import RWF_NOWAIT, PollWait
+from sysgate.fs.file import PollWait
 from sysgate.kernel.sched import Timer
 from sysgate.kernel.wait import WaitQueue, block
 from sysgate.mm.uaccess import copy_from_user, copy_to_user
@@ -134,14 +134,6 @@ class TimerFd(AnonFile):
         self._forward()
         ticks, self.ticks = self.ticks, 0
         return ticks.to_bytes(8, "little")
-
-    def read(self, t: Task, count: int) -> bytes:
-        return self.do_read(t, count, self.nonblock)
-
-    def read_flags(self, t: Task, count: int, pos: int | None, flags: int) -> bytes:
-        if pos is not None:
-            raise KernelError(Errno.ESPIPE)
-        return self.do_read(t, count, self.nonblock or bool(flags & RWF_NOWAIT))
 
     def poll(self, t: Task | None) -> int:
         return P.EPOLLIN if self.ticks else 0
