@@ -223,20 +223,61 @@ def test_consecutive_exceptions_are_each_reported(machine: tuple[UnicornCpu, Mm]
 
 
 def test_calibration_finds_the_fields_unicorn_does_not_expose(machine: tuple[UnicornCpu, Mm]) -> None:
-    """old_exception (double faults) and invalid_addr (si_addr): without them sysgate
-    would still run, but wrongly; a new Unicorn release that moves them must fail here."""
+    """old_exception (double faults), invalid_addr (si_addr) and no_exit_request (exact
+    preemption): without them sysgate would still run, but wrongly; a new Unicorn
+    release that moves them must fail here."""
     cpu, _ = machine
-    old_exception, invalid_addr = cpu._offsets()
-    assert old_exception >= 0
-    assert invalid_addr >= 0
+    offsets = cpu._offsets()
+    assert offsets.old_exception >= 0
+    assert offsets.invalid_addr >= 0
+    assert offsets.no_exit_request >= 0
 
 
-def test_calibrating_at_the_first_run_keeps_the_guest_registers(machine: tuple[UnicornCpu, Mm]) -> None:
+def test_a_stop_from_another_thread_never_runs_an_instruction_twice(machine: tuple[UnicornCpu, Mm]) -> None:
+    """Preemption stops the CPU from the watcher thread at any moment. Unicorn's default
+    exit check after each store would rewind RIP to a read-modify-write that was already
+    done, and the next run would add again (64 threads lost the exact atomic total).
+    Counted: `lock add qword [DATA], 1; add qword [DATA+8], 1` a million times, stopped
+    every half millisecond and resumed at RIP."""
+    import threading
+    import time
+
+    cpu, mm = machine
+    n = 1_000_000
+    load(mm, b"\xb9" + n.to_bytes(4, "little")  # mov ecx, n
+         + b"\xf0\x48\x83\x04\x25" + DATA.to_bytes(4, "little") + b"\x01"  # lock add qword [DATA], 1
+         + b"\x48\x83\x04\x25" + (DATA + 8).to_bytes(4, "little") + b"\x01"  # add qword [DATA+8], 1
+         + b"\xff\xc9\x75\xe8" + HLT)  # dec ecx; jnz (back to the lock add); hlt
+    done = threading.Event()
+
+    def pester() -> None:
+        while not done.is_set():
+            time.sleep(0.0005)
+            cpu.stop()
+
+    threading.Thread(target=pester, daemon=True).start()
+    pc, stops = CODE, 0
+    try:
+        while True:
+            stop = cpu.run(pc)
+            pc = stop.pc
+            if stop.kind is StopKind.HALT:
+                break
+            assert stop.kind is StopKind.STOPPED
+            stops += 1
+    finally:
+        done.set()
+    assert struct.unpack("<QQ", mm.read(DATA, 16)) == (n, n)
+    assert stops > 0  # the stops did land (else the test proves nothing)
+
+
+def test_calibrating_keeps_the_guest_registers(machine: tuple[UnicornCpu, Mm]) -> None:
     cpu, mm = machine
     saved = UnicornCpu._calibrated
-    UnicornCpu._calibrated = None  # as in a new process: the probes run before this guest
+    UnicornCpu._calibrated = None  # as in a new process: the probes run on this engine
     try:
         cpu.set_regs({"rbx": 0x1122334455667788, "rcx": 7})
+        cpu._prepare()
         load(mm, movabs_rax(0x900008) + LOAD_RAX + HLT)
         stop = cpu.run(CODE)
     finally:

@@ -42,6 +42,7 @@ from sysgate.cpu.ucffi import (
     lib,
     new_engine,
 )
+from sysgate.cpu.ucquirks import Offsets, calibrate, set_no_exit_request
 from sysgate.mm.mm import Mm
 from sysgate.mm.physmem import CHUNK_SHIFT, Chunk, PhysMem
 
@@ -80,6 +81,7 @@ class UnicornCpu:
         ctxp = ffi.new("uc_context **")
         check(lib.uc_context_alloc(self.uc, ctxp))
         self._ctx = (ctxp[0], lib.uc_context_size(self.uc))
+        self._prepare()
 
     # -- setup ------------------------------------------------------------------
 
@@ -183,8 +185,6 @@ class UnicornCpu:
         """Run from `pc` until stop(), a fault, or an exception; with `count`, at most
         that many instructions (then the Stop is STOPPED with where="slice"). A count
         makes Unicorn hook every instruction: it is for reproducible schedules only."""
-        if UnicornCpu._calibrated is None:
-            self._offsets()  # before the guest runs: the probes overwrite invalid_addr
         self._stop_requested = False
         self._vector = -1
         self.mm.last_fault = None
@@ -236,9 +236,9 @@ class UnicornCpu:
         A real CPU finishes delivering an exception through the IDT, and QEMU then
         resets old_exception to -1. Unicorn hands the exception to us instead, so the
         field keeps its value and the *next* exception is taken for a double fault
-        (vector 8). Its offset in the saved context is found once by _calibrate().
+        (vector 8). Its offset in the saved context is found once (ucquirks).
         """
-        offset = self._offsets()[0]
+        offset = self._offsets().old_exception
         if offset < 0:
             return
         ctx, size = self._ctx
@@ -250,82 +250,25 @@ class UnicornCpu:
     def _fault_address(self) -> int | None:
         """The exact address of the access that failed (uc_struct.invalid_addr, which no
         API returns): the TLB-fill hook is only told its page. None if not calibrated."""
-        offset = self._offsets()[1]
+        offset = self._offsets().invalid_addr
         if offset < 0:
             return None
         return int(ffi.cast("uint64_t *", ffi.cast("char *", self.uc) + offset)[0])
 
-    _calibrated: tuple[int, int] | None = None
+    _calibrated: Offsets | None = None
 
-    def _offsets(self) -> tuple[int, int]:
+    def _offsets(self) -> Offsets:
         if UnicornCpu._calibrated is None:
-            UnicornCpu._calibrated = self._calibrate()
+            UnicornCpu._calibrated = calibrate(self)
         return UnicornCpu._calibrated
 
-    # Probes: two loads from unmapped addresses (mov rax, [disp32]), then a divide error.
-    _PROBE_ADDRS = (0x12345, 0x13AB8)
-    _SCAN_LIMIT = 8192  # invalid_addr lies ~2 KiB into Unicorn 2.1's uc_struct
-
-    def _calibrate(self) -> tuple[int, int]:
-        """Find, once per process, two fields Unicorn keeps but does not expose:
-
-        - old_exception: the one int32 of the saved context that goes from -1 to 0 when a
-          divide error is taken (5536 in Unicorn 2.1.4's 5608-byte context);
-        - invalid_addr: the uint64 of uc_struct that holds the address of a failed access,
-          found as the one offset holding each probe's address after its fault (scanned
-          from the start of the struct, and never past the first match).
-
-        -1 for a field not found; then that fix is left out (tests guard both). The guest's
-        registers are restored afterwards.
-        """
-        import struct
-
-        from sysgate.mm.vma import Vma
-
-        ctx, size = self._ctx
-        saved = self.mm
-        snapshots: list[bytes] = []
-        probe = Mm(self.phys)
-        probe.insert_vma(Vma(0x10000, 0x11000, 7))
-        self.switch_mm(probe)
-        invalid_addr = -1
-        try:
-            check(lib.uc_context_save(self.uc, ctx))
-            snapshots.append(bytes(ffi.buffer(ctx, size)))
-            base = ffi.cast("char *", self.uc)
-            candidates: set[int] | None = None
-            for target in self._PROBE_ADDRS:
-                probe.write(0x10000, b"\x48\x8b\x04\x25" + target.to_bytes(4, "little"))
-                self.flush_all_code()
-                lib.uc_emu_start(self.uc, 0x10000, 0, 0, 0)
-                found = set()
-                words = ffi.cast("uint64_t *", base)
-                for i in range(self._SCAN_LIMIT // 8):
-                    if words[i] == target and (candidates is None or i * 8 in candidates):
-                        found.add(i * 8)
-                candidates = found
-            if candidates is not None and len(candidates) == 1:
-                invalid_addr = candidates.pop()
-            # A divide error is "contributory": QEMU records its vector (0) in old_exception.
-            probe.write(0x10000, b"\x31\xc9\x31\xd2\xf7\xf1")
-            self.flush_all_code()
-            lib.uc_emu_start(self.uc, 0x10000, 0, 0, 0)
-            check(lib.uc_context_save(self.uc, ctx))
-            snapshots.append(bytes(ffi.buffer(ctx, size)))
-        finally:
-            probe.destroy()
-            self.switch_mm(saved)
-            self.flush_all_code()
-            self._vector = -1
-            if snapshots:  # the guest's registers, as they were before the probes ran
-                ffi.buffer(ctx, size)[:] = snapshots[0]
-                check(lib.uc_context_restore(self.uc, ctx))
-        before, after_de = snapshots
-        old_exception = [
-            off for off in range(0, size - 3, 4)
-            if struct.unpack_from("<i", before, off)[0] == -1 and struct.unpack_from("<i", after_de, off)[0] == 0
-        ]
-        return (old_exception[0] if len(old_exception) == 1 else -1), invalid_addr
+    def _prepare(self) -> None:
+        """Before this engine runs a guest and before any thread can stop it: find
+        Unicorn's hidden fields (once per process; the probes overwrite invalid_addr
+        and registers) and turn off the exit checks after memory accesses, which would
+        otherwise let a stop from the watcher thread re-run an instruction."""
+        set_no_exit_request(self, self._offsets().no_exit_request)
+        self.flush_all_code()
 
     def stop(self) -> None:
         """End run() at the next block boundary (also from another thread: preemption)."""
