@@ -169,7 +169,7 @@ def sys_rt_sigreturn(t: Task) -> int:
         return 0
     regs = restored.regs
     ip = regs.pop("rip")
-    ax = regs["rax"]
+    ax = regs["rax"] - (1 << 64) if regs["rax"] >> 63 else regs["rax"]  # a long, as regs->ax is
     cpu.set_regs(regs)
     cpu.set_fxsave(restored.fxsave)
     cpu.set_pc_in_syscall(ip)

@@ -42,8 +42,8 @@ CLONE_ARGS = struct.Struct("<11Q")
 CLONE_ARGS_MIN = 64  # offsetofend(struct clone_args, tls)
 INT_MAX = 0x7FFFFFFF
 
-WAIT4_OPTIONS = Xlat.of([
-    (0x1, "WNOHANG"), (0x2, "WUNTRACED"), (0x4, "WEXITED"), (0x8, "WCONTINUED"), (0x01000000, "WNOWAIT"),
+WAIT4_OPTIONS = Xlat.of([  # strace names 2 WSTOPPED (its xlat lists WUNTRACED only without it)
+    (0x1, "WNOHANG"), (0x2, "WSTOPPED"), (0x4, "WEXITED"), (0x8, "WCONTINUED"), (0x01000000, "WNOWAIT"),
     (0x80000000, "__WCLONE"), (0x40000000, "__WALL"), (0x20000000, "__WNOTHREAD"),
 ])
 WAITID_TYPES = Xlat.of([(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")])
