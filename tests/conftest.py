@@ -20,6 +20,20 @@ from sysgate.kernel.task import Task
 from sysgate.mm.vma import Vma
 from sysgate.uapi.mman import PROT_READ, PROT_WRITE
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run as from a terminal even when started by `nohup` or as a background job: the
+    native runs and sysgate's guests inherit ignored signals (as execve keeps them), and
+    the tests that kill with SIGINT, SIGQUIT or SIGHUP expect the default actions."""
+    import signal
+
+    for s in (signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(s) is signal.SIG_IGN:
+            signal.signal(s, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 USER_BUF = 0x10000000
 """64 KiB of read-write memory."""
 USER_BUF_SIZE = 0x10000

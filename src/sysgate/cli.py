@@ -150,9 +150,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
 def run_program(kernel: Kernel, program: str, args: list[str], env: dict[bytes, bytes]) -> int:
     path = _find_program(program) if kernel.root_dir is None else _find_in_root(kernel.root_dir, program, env)
     argv = [os.fsencode(program)] + [os.fsencode(a) for a in args]
-    # The guest, not sysgate, reacts to Ctrl-C; until guest handlers exist, the default
-    # action (terminate) is what a native program without a handler would get.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Ctrl-C is the guest's: the run loop passes it on. Before and after the loop, the
+    # default action, not a KeyboardInterrupt traceback. Ignored at start (a background
+    # job), it stays ignored, and the guest inherits that.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     status = kernel.run(argv, guest_environ(env), (0, 1, 2), os.fsencode(path))
     if status.signal is not None:
         if status.signal not in (SIGINT, SIGPIPE):

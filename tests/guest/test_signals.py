@@ -12,6 +12,8 @@ nanosleep, rt_sigtimedwait, setitimer and POSIX timers; and default actions.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,61 @@ def test_default_action_matches_native(sig: int, how: str, guest: GuestRunner) -
     ignored = sig in (ls.SIGCHLD, ls.SIGWINCH)
     assert native.returncode == (0 if ignored else -sig), f"the host disagrees with Linux:\n{native}"
     assert_same(guest.sysgate(argv), native)
+
+
+def _started_like_nohup_in_background() -> None:
+    """The parent's part of `nohup prog &` from a script, plus a blocked SIGUSR2."""
+    import signal
+
+    for s in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGRTMIN + 3):
+        signal.signal(s, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2, signal.SIGTERM])
+
+
+@pytest.mark.guest
+def test_ignored_and_blocked_signals_are_inherited_as_exec_keeps_them(
+        first_variant: Callable[[str], Path], guest: GuestRunner) -> None:
+    """sysgate started under nohup, as a background job or with a mask gives its first
+    program that state, as execve does natively; SIGPIPE, which Python ignores for itself,
+    is not passed on."""
+    import sys
+
+    exe = first_variant("sig_inherit")
+    runs = []
+    for argv in ([str(exe)], [sys.executable, "-m", "sysgate", "run", str(exe)]):
+        r = subprocess.run(argv, env=dict(GUEST_ENV), capture_output=True, cwd=guest.fresh_dir("inherit"),
+                           timeout=TIMEOUT, check=False, preexec_fn=_started_like_nohup_in_background)
+        runs.append(Outcome(r.returncode, r.stdout, r.stderr))
+    native, under = runs
+    assert native.stdout == b"ignored: 1 2 3 37\nblocked: 12 15\n", f"the host disagrees with Linux:\n{native}"
+    assert_same(under, native)
+
+
+@pytest.mark.guest
+def test_a_stop_before_a_woken_call_runs_again_does_not_lose_its_signal(
+        first_variant: Callable[[str], Path], guest: GuestRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task woken by a signal runs its blocked call again from the `syscall` instruction.
+    The watcher may stop the CPU just as that run begins (a timer was due for both
+    threads); the signal must then wait for the call, whose -ERESTART* code decides
+    between EINTR and a restart. Delivered at once, the handler ran around the unfinished
+    pause, which then waited forever (sig_wait deadlocked). Here every run that starts at
+    a `syscall` where the last one stopped is stopped before its first instruction."""
+    from sysgate.cpu.base import Stop, StopKind
+    from sysgate.cpu.uc import UnicornCpu
+
+    real_run = UnicornCpu.run
+    last = {"pc": -1}
+
+    def stopped_at_once(self: UnicornCpu, pc: int, count: int = 0) -> Stop:
+        if pc == last["pc"] and self.mm.read(pc, 2) == b"\x0f\x05":
+            last["pc"] = -1
+            return Stop(StopKind.STOPPED, pc)
+        stop = real_run(self, pc, count)
+        last["pc"] = stop.pc
+        return stop
+
+    monkeypatch.setattr(UnicornCpu, "run", stopped_at_once)
+    exe = first_variant("sig_wait")
+    native = guest.native([str(exe)])
+    assert native.returncode == 0, f"the host disagrees with Linux:\n{native}"
+    assert_same(guest.sysgate([str(exe)]), native)

@@ -41,6 +41,34 @@ def _note_host_signal(signo: int, frame: object) -> None:
     """The host handler: nothing to do here, set_wakeup_fd hands the number to the watcher."""
 
 
+PYTHON_IGNORES = (13, 25)
+"""SIGPIPE and SIGXFSZ: Python ignores them at start-up, so their disposition is not the
+one sysgate was started with (subprocess resets them for its children the same way)."""
+
+
+def host_ignored(signo: int) -> bool:
+    """Whether sysgate itself was started with `signo` ignored (nohup, a background job)."""
+    import signal as host_signal
+
+    try:
+        return signo not in PYTHON_IGNORES and host_signal.getsignal(signo) == host_signal.SIG_IGN
+    except (ValueError, OSError):
+        return False
+
+
+def inherit_host_signals(t: Task) -> None:
+    """The first program gets the signal state sysgate was started with, as execve keeps it:
+    ignored signals stay ignored (`nohup` leaves SIGHUP ignored, a shell's background
+    job SIGINT and SIGQUIT) and the signal mask is kept."""
+    import signal as host_signal
+
+    for signo in range(1, sig._NSIG + 1):
+        if signo not in (sig.SIGKILL, sig.SIGSTOP) and host_ignored(signo):
+            t.sighand.action[signo].handler = sig.SIG_IGN
+    blocked = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, [])
+    t.blocked = sum(1 << (int(s) - 1) for s in blocked if int(s) not in (sig.SIGKILL, sig.SIGSTOP))
+
+
 def run_loop(k: Kernel) -> None:
     """The loop, with the watcher thread running and host signals passed to the guest."""
     import signal as host_signal
@@ -52,7 +80,8 @@ def run_loop(k: Kernel) -> None:
     old_wakeup = None
     if threading.current_thread() is threading.main_thread():
         for signo in FORWARDED_SIGNALS:
-            saved[signo] = host_signal.signal(signo, _note_host_signal)
+            if not host_ignored(signo):  # ignored at start: the guest ignores it too
+                saved[signo] = host_signal.signal(signo, _note_host_signal)
         old_wakeup = host_signal.set_wakeup_fd(watcher.signal_w, warn_on_full_buffer=False)
         k._forwarding = True
     try:
@@ -95,7 +124,11 @@ def _loop(k: Kernel) -> None:
         t.resume_pc = cpu.get_reg("rip")
         if t.resume_regs:
             load_resume_regs(k, t)
-        if t.state is TaskState.RUNNABLE and t.sigpending:
+        if t.state is TaskState.RUNNABLE and t.sigpending and t._call_state is None:
+            # Not while a call waits to run again: a stop that came before the task got
+            # back to its `syscall` (the watcher's, as the run began) would otherwise put
+            # the handler's frame around the unfinished call, and the call's -ERESTART*
+            # code would never be resolved. The call runs first and sees the signal.
             do_signal_work(k, t)
         t.in_syscall = False
         if t.state is not TaskState.RUNNABLE:

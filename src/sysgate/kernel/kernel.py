@@ -25,7 +25,7 @@ from sysgate.fs.fdtable import FdTable
 from sysgate.fs.hostfs import HostFile
 from sysgate.fs.root import Root, check_root_dir
 from sysgate.host import fd_path, status_flags_from_host
-from sysgate.kernel.core import raise_host_nofile, run_loop
+from sysgate.kernel.core import inherit_host_signals, raise_host_nofile, run_loop
 from sysgate.kernel.sched import SLICE_INSNS, Scheduler, TaskState
 from sysgate.kernel.task import Cred, FsStruct, Task, ThreadGroup
 from sysgate.mm.mm import Mm
@@ -335,6 +335,7 @@ class Kernel:
         self.sched = Scheduler(self, self.seed)
         raise_host_nofile()
         t = self.create_init_task(stdio)
+        inherit_host_signals(t)
         # The guest's umask is kept by the kernel (t.fs.umask) and applied by the handlers;
         # the host's must not mask modes a second time.
         host_umask = os.umask(0)
