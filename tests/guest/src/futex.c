@@ -10,54 +10,7 @@
 
 #include "selftest.h"
 
-/* <linux/futex.h>'s constants: musl installs no kernel headers. */
-#define FUTEX_WAIT 0
-#define FUTEX_WAKE 1
-#define FUTEX_FD 2
-#define FUTEX_REQUEUE 3
-#define FUTEX_CMP_REQUEUE 4
-#define FUTEX_WAKE_OP 5
-#define FUTEX_LOCK_PI 6
-#define FUTEX_UNLOCK_PI 7
-#define FUTEX_TRYLOCK_PI 8
-#define FUTEX_WAIT_BITSET 9
-#define FUTEX_WAKE_BITSET 10
-#define FUTEX_WAIT_REQUEUE_PI 11
-#define FUTEX_CMP_REQUEUE_PI 12
-#define FUTEX_LOCK_PI2 13
-#define FUTEX_PRIVATE_FLAG 128
-#define FUTEX_CLOCK_REALTIME 256
-#define P_(op) ((op) | FUTEX_PRIVATE_FLAG)
-#define FUTEX_WAIT_PRIVATE P_(FUTEX_WAIT)
-#define FUTEX_WAKE_PRIVATE P_(FUTEX_WAKE)
-#define FUTEX_REQUEUE_PRIVATE P_(FUTEX_REQUEUE)
-#define FUTEX_CMP_REQUEUE_PRIVATE P_(FUTEX_CMP_REQUEUE)
-#define FUTEX_WAKE_OP_PRIVATE P_(FUTEX_WAKE_OP)
-#define FUTEX_LOCK_PI_PRIVATE P_(FUTEX_LOCK_PI)
-#define FUTEX_LOCK_PI2_PRIVATE P_(FUTEX_LOCK_PI2)
-#define FUTEX_UNLOCK_PI_PRIVATE P_(FUTEX_UNLOCK_PI)
-#define FUTEX_TRYLOCK_PI_PRIVATE P_(FUTEX_TRYLOCK_PI)
-#define FUTEX_WAIT_BITSET_PRIVATE P_(FUTEX_WAIT_BITSET)
-#define FUTEX_WAKE_BITSET_PRIVATE P_(FUTEX_WAKE_BITSET)
-#define FUTEX_WAIT_REQUEUE_PI_PRIVATE P_(FUTEX_WAIT_REQUEUE_PI)
-#define FUTEX_CMP_REQUEUE_PI_PRIVATE P_(FUTEX_CMP_REQUEUE_PI)
-#define FUTEX_BITSET_MATCH_ANY 0xffffffff
-#define FUTEX_WAITERS 0x80000000
-#define FUTEX_OWNER_DIED 0x40000000
-#define FUTEX_OP_SET 0
-#define FUTEX_OP_ADD 1
-#define FUTEX_OP_OR 2
-#define FUTEX_OP_ANDN 3
-#define FUTEX_OP_XOR 4
-#define FUTEX_OP_OPARG_SHIFT 8
-#define FUTEX_OP_CMP_EQ 0
-#define FUTEX_OP_CMP_NE 1
-#define FUTEX_OP_CMP_LT 2
-#define FUTEX_OP_CMP_LE 3
-#define FUTEX_OP_CMP_GT 4
-#define FUTEX_OP_CMP_GE 5
-#define FUTEX_OP(op, oparg, cmp, cmparg) \
-	(((op & 0xf) << 28) | ((cmp & 0xf) << 24) | ((oparg & 0xfff) << 12) | (cmparg & 0xfff))
+#include "futex_uapi.h"
 
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
