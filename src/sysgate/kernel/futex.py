@@ -361,24 +361,9 @@ def futex_wake_op(t: Task, uaddr1: int, flags: int, uaddr2: int, nr_wake: int, n
     key2 = get_futex_key(t, uaddr2, flags, WRITE)
     h = futex_hash(t.kernel)
     passed = futex_atomic_op(t, op, uaddr2)
-    ret = 0
-    for q in h.waiters(key1):
-        if q.pi_state is not None or q.requeue_pi_key is not None:
-            raise KernelError(Errno.EINVAL)
-        h.wake_mark(q)
-        ret += 1
-        if ret >= nr_wake:
-            break
+    ret = wake_key(h, key1, nr_wake)
     if passed:
-        ret2 = 0
-        for q in h.waiters(key2):
-            if q.pi_state is not None or q.requeue_pi_key is not None:
-                raise KernelError(Errno.EINVAL)
-            h.wake_mark(q)
-            ret2 += 1
-            if ret2 >= nr_wake2:
-                break
-        ret += ret2
+        ret += wake_key(h, key2, nr_wake2)
     return ret
 
 

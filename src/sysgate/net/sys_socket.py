@@ -15,6 +15,7 @@ net/socket.c's: flags, descriptor (EBADF, ENOTSOCK), address length and copy
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sysgate.errors import KernelError
@@ -440,25 +441,37 @@ def sys_recvmsg(t: Task, fd: SockFd, msg: MsghdrOut, flags: MsgFlags) -> int:
 MMSGHDR_SIZE = 64
 
 
-@syscall()
-def sys_sendmmsg(t: Task, fd: SockFd, mmsg: MmsghdrIn, vlen: Vlen, flags: MsgFlags) -> int:
-    """send multiple messages on a socket"""
-    sockfd_lookup(t, fd)
-    vlen = min(vlen, UIO_MAXIOV)
+def _each_mmsg(t: Task, mmsg: int, vlen: int, one: Callable[[int, int], int],
+               over: Callable[[], bool] = lambda: False) -> int:
+    """The loop of sendmmsg and recvmmsg: `one(done, msghdr)` per message, its result in
+    msg_len; an error after the first message ends the call with the count so far. The
+    count survives a wait (the call runs again), each message's own progress does not."""
     st = t.call_state()
     done = int(st.data.get("mmsg", 0))
     while done < vlen:
         try:
-            n = do_sendmsg(t, fd, mmsg + done * MMSGHDR_SIZE, flags)
+            n = one(done, mmsg + done * MMSGHDR_SIZE)
         except KernelError:
             if done:
                 return done
             raise
         put_user_s32(t.mm, mmsg + done * MMSGHDR_SIZE + 56, n)
         done += 1
+        deadline = st.data.get("mmsg_deadline")
         st.data.clear()
         st.data["mmsg"] = done
+        if deadline is not None:
+            st.data["mmsg_deadline"] = deadline
+        if over():
+            break
     return done
+
+
+@syscall()
+def sys_sendmmsg(t: Task, fd: SockFd, mmsg: MmsghdrIn, vlen: Vlen, flags: MsgFlags) -> int:
+    """send multiple messages on a socket"""
+    sockfd_lookup(t, fd)
+    return _each_mmsg(t, mmsg, min(vlen, UIO_MAXIOV), lambda done, hdr: do_sendmsg(t, fd, hdr, flags))
 
 
 @syscall()
@@ -467,7 +480,7 @@ def sys_recvmmsg(t: Task, fd: SockFd, mmsg: MmsghdrOut, vlen: Vlen, flags: MsgFl
     """receive multiple messages on a socket"""
     import struct
 
-    sock = sockfd_lookup(t, fd)
+    sockfd_lookup(t, fd)
     st = t.call_state()
     deadline = st.data.get("mmsg_deadline")
     if timeout and deadline is None:
@@ -475,23 +488,9 @@ def sys_recvmmsg(t: Task, fd: SockFd, mmsg: MmsghdrOut, vlen: Vlen, flags: MsgFl
         if sec < 0 or not 0 <= nsec < 1_000_000_000:
             raise KernelError(Errno.EINVAL)
         deadline = st.data["mmsg_deadline"] = time.monotonic_ns() + sec * 1_000_000_000 + nsec
-    done = int(st.data.get("mmsg", 0))
-    while done < vlen:
+
+    def one(done: int, hdr: int) -> int:
         f = flags | (s.MSG_DONTWAIT if done and flags & s.MSG_WAITFORONE else 0)
-        try:
-            n = do_recvmsg(t, fd, mmsg + done * MMSGHDR_SIZE, f & ~s.MSG_WAITFORONE)
-        except KernelError:
-            if done:
-                return done
-            raise
-        put_user_s32(t.mm, mmsg + done * MMSGHDR_SIZE + 56, n)
-        done += 1
-        st.data.clear()
-        st.data["mmsg"] = done
-        if deadline is not None:
-            st.data["mmsg_deadline"] = deadline
-            if time.monotonic_ns() >= deadline:
-                break
-        del sock
-        sock = sockfd_lookup(t, fd)
-    return done
+        return do_recvmsg(t, fd, hdr, f & ~s.MSG_WAITFORONE)
+
+    return _each_mmsg(t, mmsg, vlen, one, lambda: deadline is not None and time.monotonic_ns() >= deadline)

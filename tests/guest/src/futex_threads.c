@@ -213,6 +213,21 @@ static void *robust_owner(void *arg)
 	return NULL; /* exits holding the mutex */
 }
 
+/* A robust mutex whose owner exits holding it: the next locker gets EOWNERDEAD. */
+static void robust_round(pthread_mutexattr_t *a)
+{
+	pthread_t t1;
+	pthread_mutex_init(&rob, a);
+	atomic_store(&robust_locked, 0);
+	pthread_create(&t1, NULL, robust_owner, NULL);
+	while (!atomic_load(&robust_locked))
+		sched_yield();
+	CHECK(pthread_mutex_lock(&rob) == EOWNERDEAD);
+	CHECK(pthread_mutex_consistent(&rob) == 0);
+	CHECK(pthread_mutex_unlock(&rob) == 0);
+	pthread_join(t1, NULL);
+}
+
 static void mutexes(void)
 {
 	pthread_mutexattr_t a;
@@ -229,28 +244,13 @@ static void mutexes(void)
 
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&rob, &a);
-	pthread_create(&t1, NULL, robust_owner, NULL);
-	while (!atomic_load(&robust_locked))
-		sched_yield();
-	CHECK(pthread_mutex_lock(&rob) == EOWNERDEAD);
-	CHECK(pthread_mutex_consistent(&rob) == 0);
-	CHECK(pthread_mutex_unlock(&rob) == 0);
-	pthread_join(t1, NULL);
+	robust_round(&a);
 	CHECK(pthread_mutex_lock(&rob) == 0);
 	pthread_mutex_unlock(&rob);
 
 	/* the same with a robust PI mutex */
 	pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
-	pthread_mutex_init(&rob, &a);
-	atomic_store(&robust_locked, 0);
-	pthread_create(&t1, NULL, robust_owner, NULL);
-	while (!atomic_load(&robust_locked))
-		sched_yield();
-	CHECK(pthread_mutex_lock(&rob) == EOWNERDEAD);
-	CHECK(pthread_mutex_consistent(&rob) == 0);
-	CHECK(pthread_mutex_unlock(&rob) == 0);
-	pthread_join(t1, NULL);
+	robust_round(&a);
 }
 
 int main(void)

@@ -179,6 +179,7 @@ class _ProcOpen(File):
         return self.node.parts
 
     def _size(self) -> int:
+        """SEEK_END's base: each subclass (ProcFile, ProcDir) defines it; never called here."""
         raise NotImplementedError
 
     def llseek(self, offset: int, whence: int) -> int:
